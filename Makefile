@@ -1,0 +1,49 @@
+# MO Loans. `make run` serves the API, `make test` runs lint and the test suite.
+# Both create the virtual environment and install what they need first.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+
+.PHONY: run test lint format migrate bench db-stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt dev-requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r dev-requirements.txt
+	touch $(VENV)/.runtime $@
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/gunicorn mo_loans.wsgi --config gunicorn.conf.py --bind 127.0.0.1:$(PORT)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run.py
+
+db-stop:
+	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
+
+clean: db-stop
+	rm -rf $(VENV) .pgdata

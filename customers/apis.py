@@ -1,0 +1,57 @@
+"""Customer endpoints: parse with an input serializer, call a service or selector, render."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from customers import selectors, services
+from customers.filters import CustomerFilter
+from customers.serializers import (
+    CustomerInputSerializer,
+    CustomerOutputSerializer,
+    CustomerUpdateSerializer,
+)
+from mo_loans.api.views_base import ListApi, parse
+
+
+class CustomerListCreateApi(ListApi):
+    serializer_class = CustomerOutputSerializer
+    filterset_class = CustomerFilter
+
+    def get_queryset(self):
+        return selectors.customer_list()
+
+    @extend_schema(operation_id="customers_list", responses=CustomerOutputSerializer(many=True))
+    def get(self, request):
+        return self.list_response(request)
+
+    @extend_schema(
+        operation_id="customers_create",
+        request=CustomerInputSerializer,
+        responses={201: CustomerOutputSerializer},
+    )
+    def post(self, request):
+        customer = services.customer_create(**parse(CustomerInputSerializer, request.data))
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailApi(GenericAPIView):
+    serializer_class = CustomerOutputSerializer
+
+    @extend_schema(operation_id="customers_retrieve", responses=CustomerOutputSerializer)
+    def get(self, request, external_id: str):
+        customer = selectors.customer_get(external_id=external_id)
+        return Response(CustomerOutputSerializer(customer).data)
+
+    @extend_schema(
+        operation_id="customers_partial_update",
+        request=CustomerUpdateSerializer,
+        responses=CustomerOutputSerializer,
+    )
+    def patch(self, request, external_id: str):
+        data = parse(CustomerUpdateSerializer, request.data)
+        customer = services.customer_update(
+            customer=selectors.customer_get(external_id=external_id), data=data
+        )
+        return Response(CustomerOutputSerializer(customer).data)

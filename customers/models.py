@@ -1,0 +1,39 @@
+from django.db import models
+from django.db.models import Q
+
+from customers import rules
+
+
+class Customer(models.Model):
+    class Status(models.IntegerChoices):
+        ACTIVE = 1, "active"
+        INACTIVE = 2, "inactive"
+
+    external_id = models.CharField(max_length=rules.EXTERNAL_ID_MAX_LENGTH)
+    score = models.DecimalField(
+        max_digits=rules.SCORE_MAX_DIGITS,
+        decimal_places=rules.SCORE_DECIMAL_PLACES,
+        help_text="The credit line: the most the customer may owe at once.",
+    )
+    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.ACTIVE)
+    preapproved_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=rules.NAME_MAX_LENGTH, blank=True, default="")
+    email = models.EmailField(max_length=rules.EMAIL_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="customer_external_id_unique"),
+            models.CheckConstraint(condition=Q(score__gte=0), name="customer_score_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=[1, 2]), name="customer_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(external_id="")
+                & ~Q(external_id__in=sorted(rules.RESERVED_EXTERNAL_IDS)),
+                name="customer_external_id_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id

@@ -1,0 +1,57 @@
+from rest_framework import serializers
+
+from customers import rules
+from customers.models import Customer
+from mo_loans.api.serializers import InputSerializer, MoneyField
+
+
+def validate_external_id(value: str) -> str:
+    if value in rules.RESERVED_EXTERNAL_IDS:
+        raise serializers.ValidationError(f"'{value}' is a reserved word.")
+    return value
+
+
+class CustomerInputSerializer(InputSerializer):
+    """The rules for one new customer, shared by the single, bulk and import paths."""
+
+    external_id = serializers.CharField(
+        min_length=1,
+        max_length=rules.EXTERNAL_ID_MAX_LENGTH,
+        validators=[validate_external_id],
+        trim_whitespace=False,
+    )
+    score = MoneyField(positive=False)
+    preapproved_at = serializers.DateTimeField(required=False, allow_null=True)
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH, default=""
+    )
+    email = serializers.EmailField(
+        required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH, default=""
+    )
+
+
+class CustomerUpdateSerializer(InputSerializer):
+    score = MoneyField(positive=False, required=False)
+    status = serializers.ChoiceField(choices=Customer.Status.choices, required=False)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH)
+    email = serializers.EmailField(
+        required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH
+    )
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    score = MoneyField(positive=False)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "external_id",
+            "score",
+            "status",
+            "preapproved_at",
+            "name",
+            "email",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,62 @@
+"""Customer writes. The one place customer rules are enforced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+
+from customers.models import Customer
+from mo_loans.api.errors import InvalidInputError, register_constraint_error
+
+DUPLICATE_EXTERNAL_ID = "A customer with this external_id already exists."
+
+register_constraint_error(
+    "customer_external_id_unique",
+    InvalidInputError,
+    code="duplicate_external_id",
+    field="external_id",
+    message=DUPLICATE_EXTERNAL_ID,
+)
+
+
+def customer_create(
+    *,
+    external_id: str,
+    score: Decimal,
+    preapproved_at: datetime | None = None,
+    name: str = "",
+    email: str = "",
+) -> Customer:
+    """Create an active customer. A duplicate ``external_id`` is a 400."""
+    if Customer.objects.filter(external_id=external_id).exists():
+        raise InvalidInputError(
+            DUPLICATE_EXTERNAL_ID,
+            code="duplicate_external_id",
+            fields={"external_id": [DUPLICATE_EXTERNAL_ID]},
+        )
+    # The unique constraint settles a race between two creates; the exception
+    # handler maps its IntegrityError to the same 400.
+    return Customer.objects.create(
+        external_id=external_id,
+        score=score,
+        preapproved_at=preapproved_at,
+        name=name,
+        email=email,
+    )
+
+
+_UPDATABLE = frozenset({"score", "status", "name", "email"})
+
+
+def customer_update(*, customer: Customer, data: dict) -> Customer:
+    """Change ``score``, ``status``, ``name`` or ``email`` of a customer."""
+    changed = sorted(set(data) & _UPDATABLE)
+    if not changed:
+        return customer
+    with transaction.atomic():
+        for field in changed:
+            setattr(customer, field, data[field])
+        customer.save(update_fields=[*changed, "updated_at"])
+    return customer

@@ -1,0 +1,199 @@
+"""One error hierarchy and one exception handler for the whole API (SPEC §3).
+
+Every 4xx/5xx under ``/api/`` is ``{"code", "message"[, "fields"]}``. Services
+raise :class:`ApplicationError` subclasses; DRF's own exceptions, Django's 404
+and database errors are translated here, and the transaction is always rolled
+back before the error is rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, IntegrityError, OperationalError
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A request the service refuses. ``code`` is stable; ``message`` is for people."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    code = "business_rule_violation"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.fields = fields
+        self.extra = extra or {}
+
+
+class BusinessRuleError(ApplicationError):
+    """422: a valid request that the business rules refuse."""
+
+
+class InvalidInputError(ApplicationError):
+    """400: the request is malformed or names something that does not exist."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+
+class NotFoundError(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class ConflictError(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+class ServiceUnavailableError(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+
+
+# Constraint name -> the error a rule should have raised. Apps register their
+# unique and check constraints here so that a race that slips past a service's
+# own check still gets the right 4xx, never a 500.
+_CONSTRAINT_ERRORS: dict[str, tuple[type[ApplicationError], str, str | None, str]] = {}
+
+
+def register_constraint_error(
+    constraint: str,
+    error: type[ApplicationError],
+    *,
+    code: str,
+    field: str | None = None,
+    message: str,
+) -> None:
+    _CONSTRAINT_ERRORS[constraint] = (error, code, field, message)
+
+
+def application_error_from_integrity(exc: IntegrityError) -> ApplicationError:
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    known = _CONSTRAINT_ERRORS.get(constraint or "")
+    if known is None:
+        logger.error("unmapped integrity error on constraint %s", constraint, exc_info=exc)
+        return ConflictError(
+            "The request conflicts with the stored data.", code="integrity_conflict"
+        )
+    error, code, field, message = known
+    return error(message, code=code, fields={field: [message]} if field else None)
+
+
+_DRF_CODES: dict[type[drf.APIException], str] = {
+    drf.ParseError: "malformed_request",
+    drf.NotAuthenticated: "not_authenticated",
+    drf.AuthenticationFailed: "authentication_failed",
+    drf.PermissionDenied: "permission_denied",
+    drf.NotFound: "not_found",
+    drf.MethodNotAllowed: "method_not_allowed",
+    drf.NotAcceptable: "not_acceptable",
+    drf.UnsupportedMediaType: "unsupported_media_type",
+    drf.Throttled: "throttled",
+}
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{k}: {m}" for k, v in detail.items() for m in _flatten(v)]
+    if isinstance(detail, list):
+        return [m for item in detail for m in _flatten(item)]
+    return [str(detail)]
+
+
+def _fields(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        return {str(key): _flatten(value) for key, value in detail.items()}
+    return {"non_field_errors": _flatten(detail)}
+
+
+def error_body(
+    code: str, message: str, fields: dict[str, list[str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    body.update(extra)
+    return body
+
+
+def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: PLR0911
+    if isinstance(exc, ApplicationError):
+        return exc
+    if isinstance(exc, drf.ValidationError):
+        return InvalidInputError(
+            "The request has invalid fields.", code="invalid", fields=_fields(exc.detail)
+        )
+    if isinstance(exc, Http404):
+        return NotFoundError("No such resource.")
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        error = ApplicationError(
+            "The request body is larger than this server accepts.", code="request_too_large"
+        )
+        error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return error
+    if isinstance(exc, drf.APIException):
+        error = ApplicationError(
+            str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request refused.",
+            code=_DRF_CODES.get(type(exc), exc.default_code),
+        )
+        error.status_code = exc.status_code
+        return error
+    if isinstance(exc, IntegrityError):
+        return application_error_from_integrity(exc)
+    if isinstance(exc, OperationalError):
+        return ServiceUnavailableError(
+            "The database is unavailable; try again shortly.", code="database_unavailable"
+        )
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error", exc_info=exc)
+        return None
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF ``EXCEPTION_HANDLER``: render any exception as the SPEC §3 error body."""
+    set_rollback()
+    error = _to_application_error(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, drf.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+    if error is None:
+        logger.exception("unhandled error", exc_info=exc)
+        return Response(
+            error_body("server_error", "An unexpected error occurred."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    if error.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = "5"
+    return Response(
+        error_body(error.code, error.message, error.fields, **error.extra),
+        status=error.status_code,
+        headers=headers,
+    )

@@ -1,0 +1,62 @@
+"""Serializer building blocks shared by every app."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from billing.money import MAX_DIGITS, MONEY_PLACES
+
+_ZERO = Decimal("0")
+
+
+class MoneyField(serializers.DecimalField):
+    """Exact money: at most 12 integer digits and 2 decimals, rendered ``"110000.00"``.
+
+    ``positive=True`` (the default) refuses zero and negative amounts; a credit
+    line (``score``) uses ``positive=False`` and still refuses negatives.
+    """
+
+    default_error_messages = {
+        "not_positive": "Must be greater than zero.",
+        "negative": "Must not be negative.",
+    }
+
+    def __init__(self, *, positive: bool = True, **kwargs) -> None:
+        self.positive = positive
+        kwargs.setdefault("max_digits", MAX_DIGITS)
+        kwargs.setdefault("decimal_places", MONEY_PLACES)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if self.positive and value <= _ZERO:
+            self.fail("not_positive")
+        if value < _ZERO:
+            self.fail("negative")
+        return value
+
+
+class InputSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know.
+
+    A typo in a field name would otherwise be dropped silently and the request
+    would succeed with a default the client never asked for.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            known = set(self.fields)
+            unknown = sorted(str(key) for key in data if key not in known)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class AsOfQuerySerializer(InputSerializer):
+    """``?as_of=YYYY-MM-DD``: the date a billing state is computed for (default today)."""
+
+    as_of = serializers.DateField(required=False)

@@ -1,0 +1,52 @@
+"""Health checks and the JSON 404 for unknown API routes."""
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+
+from mo_loans.api.errors import NotFoundError, error_body
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up. Touches nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """The database answers; 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # any failure to reach the database means "not ready"
+        connection.close_if_unusable_or_obsolete()
+        return JsonResponse(
+            error_body("database_unavailable", "The database is unreachable."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return JsonResponse({"status": "ready"})
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
+def api_not_found(request, *args, **kwargs):
+    raise NotFoundError("No such API route.", code="route_not_found")
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "No such page."), status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
+
+
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+
+
+def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("permission_denied", "Forbidden."), status=403)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MoLoansConfig(AppConfig):
+    """The project itself, as an app: it owns the cross-cutting commands and models."""
+
+    name = "mo_loans"
+    verbose_name = "MO Loans"

@@ -1,0 +1,66 @@
+"""An embedded PostgreSQL for machines with no database configured.
+
+The ``pgserver`` package ships the PostgreSQL binaries in a wheel. We start one
+server per checkout, with its data in a git-ignored folder, and leave it
+running (``cleanup_mode=None``) so that gunicorn workers, ``manage.py``
+commands and test runs all share it. ``make db-stop`` stops it.
+
+pgserver serialises start-up with an inter-process lock and, when run as root,
+runs the server as a dedicated system user, so this works for any user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+SUPERUSER = "postgres"
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    socket_dir: str
+    user: str = SUPERUSER
+
+
+def embedded_server(data_dir: Path) -> EmbeddedServer:
+    """Start (or join) the embedded server whose data lives in ``data_dir``."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp: fine here.
+        warnings.simplefilter("ignore")
+        import pgserver  # lazily: a deployment with DATABASE_HOST never needs it
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    return EmbeddedServer(socket_dir=str(server.get_postmaster_info().socket_dir))
+
+
+def ensure_database(server: EmbeddedServer, name: str) -> None:
+    """Create database ``name`` on the embedded server unless it exists."""
+    with psycopg.connect(
+        host=server.socket_dir, user=server.user, dbname="postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            # Another process may create it between our check and our CREATE.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def embedded_stop(data_dir: Path | None = None) -> None:
+    """Stop the embedded server of this checkout, if it runs (``make db-stop``)."""
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    data_dir = data_dir or Path(__file__).resolve().parent.parent / ".pgdata"
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is None or not info.is_running():
+        return
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mo_loans.api import views
+
+api_patterns = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("customers.urls")),
+    path("", include("loans.urls")),
+    path("", include("payments.urls")),
+    re_path(r"^.*$", views.api_not_found),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]
+
+handler400 = "mo_loans.api.views.json_400"
+handler403 = "mo_loans.api.views.json_403"
+handler404 = "mo_loans.api.views.json_404"
+handler500 = "mo_loans.api.views.json_500"
