@@ -40,7 +40,7 @@ test: lint
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 db-stop:
 	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
