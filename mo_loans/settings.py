@@ -10,6 +10,7 @@ from pathlib import Path
 from decouple import Csv, config
 
 from mo_loans.dbconfig import database_settings
+from mo_loans.logging_json import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "django_prometheus",
     "mo_loans",
     "customers",
     "loans",
@@ -36,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mo_loans.api.middleware.ApiTrailingSlashMiddleware",
+    "mo_loans.observability.middleware.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -44,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mo_loans.observability.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mo_loans.urls"
@@ -77,6 +82,8 @@ DATABASES = {
         conn_max_age=config("DATABASE_CONN_MAX_AGE", default=60, cast=int),
     )
 }
+# The same backend, wrapped by django-prometheus to time every query (docs/operations.md).
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -85,7 +92,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the admin's and Swagger UI's static files straight from the
+# installed apps; an image sets STATIC_ROOT and runs collectstatic instead.
+STATIC_ROOT = config("STATIC_ROOT", default=None)
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 # A request body larger than this is refused with 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = config("MAX_REQUEST_BYTES", default=10 * 1024 * 1024, cast=int)
@@ -126,11 +136,12 @@ BILLING_DEFAULT_INTEREST_RATE = config(
 )
 BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, cast=int)
 
+# Logs and metrics (docs/operations.md).
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"pgserver": {"level": "WARNING"}},
-}
+LOG_FORMAT = config("LOG_FORMAT", default="json")
+LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
+# GET /metrics: cluster-internal, no API key. False removes the route.
+METRICS_ENABLED = config("METRICS_ENABLED", default=True, cast=bool)
+# Portfolio gauges: seconds a process reuses its last answer; query time limit.
+METRICS_PORTFOLIO_TTL = config("METRICS_PORTFOLIO_TTL", default=30, cast=int)
+METRICS_PORTFOLIO_TIMEOUT_MS = config("METRICS_PORTFOLIO_TIMEOUT_MS", default=5000, cast=int)
