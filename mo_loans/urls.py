@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mo_loans.api import views
+from mo_loans.observability.views import metrics
 
 api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
@@ -19,6 +21,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]
+if settings.METRICS_ENABLED:
+    # Prometheus scrapes it inside the cluster; never route it from a public ingress.
+    urlpatterns.append(path("metrics", metrics, name="metrics"))
 
 handler400 = "mo_loans.api.views.json_400"
 handler403 = "mo_loans.api.views.json_403"
