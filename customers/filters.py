@@ -1,12 +1,18 @@
 import django_filters
 
 from customers.models import Customer
+from mo_loans.api.filters import DelinquencyFilterMixin
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(DelinquencyFilterMixin):
     status = django_filters.TypedChoiceFilter(choices=Customer.Status.choices, coerce=int)
     external_id = django_filters.CharFilter()
 
     class Meta:
         model = Customer
-        fields = ["status", "external_id"]
+        fields = ["status", "external_id", "delinquent", "as_of"]
+
+    def delinquent_queryset(self, queryset, *, delinquent, as_of):
+        from loans.selectors import filter_delinquent_customers
+
+        return filter_delinquent_customers(queryset, delinquent=delinquent, as_of=as_of)

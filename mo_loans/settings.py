@@ -127,7 +127,12 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKeyAuth": []}],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.models.Customer.Status",
+        "LoanStatusEnum": "loans.models.Loan.Status",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+        "InstallmentStatusEnum": "loans.serializers.INSTALLMENT_STATUSES",
+    },
 }
 
 # Billing defaults (SPEC §4).

@@ -9,8 +9,8 @@ from mo_loans.observability.views import metrics
 api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("loans.urls")),  # first: it owns customers/balance
     path("", include("customers.urls")),
-    path("", include("loans.urls")),
     path("", include("payments.urls")),
     re_path(r"^.*$", views.api_not_found),
 ]

@@ -1,0 +1,112 @@
+from django.db import models
+from django.db.models import F, Q
+
+from billing.money import MAX_DIGITS, MONEY_PLACES
+from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
+from customers.models import Customer
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_PLACES, **kwargs)
+
+
+class Loan(models.Model):
+    class Status(models.IntegerChoices):
+        PENDING = 1, "pending"
+        ACTIVE = 2, "active"
+        REJECTED = 3, "rejected"
+        PAID = 4, "paid"
+
+    external_id = models.CharField(max_length=60)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loans")
+    amount = money_field(help_text="The principal.")
+    interest_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, help_text="Flat, for the whole term: 0.10 is 10 %."
+    )
+    term_weeks = models.PositiveSmallIntegerField()
+    total_amount = money_field(help_text="amount × (1 + interest_rate), half-up to the cent.")
+    installment_amount = money_field(help_text="Every instalment but the last.")
+    paid_amount = money_field(default=0, help_text="Everything paid to the loan so far.")
+    outstanding = money_field(help_text="total_amount − paid_amount; 0 once rejected.")
+    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.PENDING)
+    contract_version = models.CharField(max_length=60, blank=True, default="")
+    taken_at = models.DateTimeField(null=True, blank=True)
+    maximum_payment_date = models.DateField(
+        null=True, blank=True, help_text="The due date of the last instalment."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["customer", "status"], name="loan_customer_status")]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(interest_rate__gte=0, interest_rate__lte=1),
+                name="loan_interest_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(term_weeks__gte=MIN_TERM_WEEKS, term_weeks__lte=MAX_TERM_WEEKS),
+                name="loan_term_weeks_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount__gte=F("amount")), name="loan_total_covers_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(installment_amount__gt=0)
+                & Q(installment_amount__lte=F("total_amount")),
+                name="loan_installment_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(outstanding__gte=0) & Q(outstanding__lte=F("total_amount")),
+                name="loan_outstanding_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=0) & Q(paid_amount__lte=F("total_amount")),
+                name="loan_paid_amount_range",
+            ),
+            # A rejected loan owes nothing; any other owes exactly what was not paid,
+            # and is paid (4) exactly when that reaches zero.
+            models.CheckConstraint(
+                condition=(Q(status=3) & Q(outstanding=0) & Q(paid_amount=0))
+                | (
+                    Q(status__in=[1, 2, 4])
+                    & Q(outstanding=F("total_amount") - F("paid_amount"))
+                    & (Q(status=4, outstanding=0) | Q(status__in=[1, 2], outstanding__gt=0))
+                ),
+                name="loan_status_outstanding_consistent",
+            ),
+            # Only an activated loan has a start and an end.
+            models.CheckConstraint(
+                condition=(
+                    Q(status__in=[2, 4], taken_at__isnull=False, maximum_payment_date__isnull=False)
+                    | Q(status__in=[1, 3], taken_at__isnull=True, maximum_payment_date__isnull=True)
+                ),
+                name="loan_dates_match_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Installment(models.Model):
+    """One weekly instalment of a loan's schedule. Due dates are fixed at activation."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="installments")
+    number = models.PositiveSmallIntegerField()
+    due_date = models.DateField(null=True, blank=True)
+    amount = money_field()
+
+    class Meta:
+        ordering = ["loan_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "number"], name="installment_number_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="installment_number_positive"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="installment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} #{self.number}"

@@ -1,0 +1,104 @@
+from rest_framework import serializers
+
+from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
+from loans.models import Loan
+from mo_loans.api.serializers import InputSerializer, MoneyField
+
+
+class LoanInputSerializer(InputSerializer):
+    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    customer_external_id = serializers.CharField(min_length=1, max_length=60)
+    amount = MoneyField()
+    interest_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=4, min_value=0, max_value=1, required=False
+    )
+    term_weeks = serializers.IntegerField(
+        min_value=MIN_TERM_WEEKS, max_value=MAX_TERM_WEEKS, required=False
+    )
+    contract_version = serializers.CharField(
+        max_length=60, required=False, allow_blank=True, default=""
+    )
+
+    def validate_interest_rate(self, value):
+        if not value.is_finite():
+            raise serializers.ValidationError("A valid number is required.")
+        return value
+
+
+class LoanActivateInputSerializer(InputSerializer):
+    taken_at = serializers.DateTimeField(required=False)
+
+
+class LoanOutputSerializer(serializers.ModelSerializer):
+    customer_external_id = serializers.CharField(source="customer.external_id")
+    amount = MoneyField()
+    total_amount = MoneyField()
+    installment_amount = MoneyField()
+    outstanding = MoneyField(positive=False)
+
+    class Meta:
+        model = Loan
+        fields = [
+            "external_id",
+            "customer_external_id",
+            "amount",
+            "interest_rate",
+            "term_weeks",
+            "total_amount",
+            "installment_amount",
+            "outstanding",
+            "status",
+            "contract_version",
+            "taken_at",
+            "maximum_payment_date",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class LoanDetailOutputSerializer(LoanOutputSerializer):
+    """A loan with its billing state as of ``as_of`` (``loan.state``)."""
+
+    as_of = serializers.DateField(source="state.as_of")
+    outstanding = MoneyField(positive=False, source="state.outstanding")
+    paid_amount = MoneyField(positive=False, source="state.paid_amount")
+    overdue_amount = MoneyField(positive=False, source="state.overdue_amount")
+    missed_installments = serializers.IntegerField(source="state.missed_installments")
+    days_past_due = serializers.IntegerField(source="state.days_past_due")
+    is_delinquent = serializers.BooleanField(source="state.is_delinquent")
+
+    class Meta(LoanOutputSerializer.Meta):
+        fields = [
+            *LoanOutputSerializer.Meta.fields,
+            "as_of",
+            "paid_amount",
+            "overdue_amount",
+            "missed_installments",
+            "days_past_due",
+            "is_delinquent",
+        ]
+        read_only_fields = fields
+
+
+INSTALLMENT_STATUSES = ("paid", "partial", "due", "missed")
+
+
+class InstallmentOutputSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    due_date = serializers.DateField()
+    amount = MoneyField()
+    paid_amount = MoneyField(positive=False)
+    status = serializers.ChoiceField(choices=INSTALLMENT_STATUSES)
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    score = MoneyField(positive=False)
+    total_debt = MoneyField(positive=False)
+    available_amount = MoneyField(positive=False)
+
+
+class BalanceDetailOutputSerializer(BalanceOutputSerializer):
+    is_delinquent = serializers.BooleanField()
+    as_of = serializers.DateField()

@@ -1,0 +1,72 @@
+"""The portfolio SQL and the plain-Python billing arithmetic must give the same answers."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from billing.state import loan_state
+from loans import selectors
+from loans.models import Loan
+from tests.factories import CustomerFactory, make_loan
+
+pytestmark = pytest.mark.django_db
+
+
+def test_missed_and_overdue_in_sql_equal_billing_state():
+    rng = random.Random(20261120)
+    customer = CustomerFactory(score=Decimal("999999999999"))
+    for i in range(60):
+        loan = make_loan(
+            customer=customer,
+            external_id=f"r{i}",
+            amount=str(Decimal(rng.randint(100, 10_000_000)) / 100),
+            interest_rate=rng.choice(["0", "0.05", "0.1", "0.33"]),
+            term_weeks=rng.choice([1, 2, 3, 7, 50, 104]),
+            taken_at=timezone.now() - timedelta(days=rng.randint(0, 800), hours=rng.randint(0, 23)),
+        )
+        paid = (loan.total_amount * Decimal(rng.choice([0, 0, 0.1, 0.5, 0.77, 1]))).quantize(
+            Decimal("0.01")
+        )
+        if 0 < paid < loan.total_amount:
+            # Stand-in for payments, which only move paid_amount and outstanding together.
+            Loan.objects.filter(pk=loan.pk).update(
+                paid_amount=paid, outstanding=F("total_amount") - paid
+            )
+    make_loan(customer=customer, external_id="still-pending")
+
+    today = timezone.localdate()
+    for as_of in (today, today + timedelta(days=1), today + timedelta(days=200)):
+        rows = Loan.objects.annotate(
+            missed=selectors.missed_installments_sql(as_of),
+            overdue=selectors.overdue_amount_sql(as_of),
+        )
+        for loan in rows:
+            state = loan_state(
+                terms=selectors.loan_terms(loan),
+                start=selectors.loan_start(loan),
+                paid=loan.paid_amount,
+                as_of=as_of,
+            )
+            assert (loan.missed, loan.overdue) == (
+                state.missed_installments,
+                state.overdue_amount,
+            ), (loan.external_id, as_of)
+        expected = {
+            loan.external_id
+            for loan in rows
+            if loan_state(
+                terms=selectors.loan_terms(loan),
+                start=selectors.loan_start(loan),
+                paid=loan.paid_amount,
+                as_of=as_of,
+            ).is_delinquent
+        }
+        found = set(selectors.delinquent_loans(as_of=as_of).values_list("external_id", flat=True))
+        assert found == expected
+        summary = selectors.portfolio_delinquency(as_of=as_of)
+        assert summary["delinquent_loans"] == len(expected)
+        assert summary["delinquent_customers"] == (1 if expected else 0)
