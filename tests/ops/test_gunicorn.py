@@ -1,0 +1,141 @@
+"""gunicorn.conf.py for real: two workers, one aggregated /metrics, JSON log lines on stdout."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.ops.conftest import parse_metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+NASTY_AGENT = 'probe "quoted" \\ back\\slash'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http to localhost)
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.status, dict(response.headers), response.read()
+
+
+def wait_until_up(base: str, server: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn exited"
+        try:
+            get(f"{base}/metrics")
+            return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail("gunicorn did not answer in time")
+
+
+def healthz_count(base: str) -> float:
+    _, _, body = get(f"{base}/metrics")
+    scrape = parse_metrics(body.decode())
+    return scrape.value(
+        "mo_loans_http_request_duration_seconds_count", view="healthz", method="GET", status="200"
+    )
+
+
+def worker_pids(metrics_dir: Path, master: int) -> set[int]:
+    pids = {int(path.stem.rsplit("_", 1)[1]) for path in metrics_dir.glob("*.db")}
+    return pids - {master}
+
+
+@pytest.fixture
+def server(tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
+    port = free_port()
+    log = (tmp_path / "stdout.log").open("w")
+    env = os.environ | {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_ACCESS_LOG": "-",
+        "LOG_FORMAT": "json",
+        "METRICS_PORTFOLIO_TTL": "0",
+    }
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "mo_loans.wsgi",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base, process, metrics_dir, tmp_path / "stdout.log"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_metrics_add_up_every_worker_and_survive_worker_restarts(server):
+    base, master, metrics_dir, _ = server
+    assert not (metrics_dir / "counter_999999.db").exists(), "stale files are removed at start"
+    for _ in range(20):
+        status, headers, _ = get(f"{base}/healthz", {"User-Agent": NASTY_AGENT})
+        assert status == 200 and headers["X-Request-ID"]
+    # Whichever worker answers the scrape, it reports all twenty.
+    assert {healthz_count(base) for _ in range(6)} == {20}
+
+    workers = worker_pids(metrics_dir, master.pid)
+    assert 1 <= len(workers) <= 2
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while worker_pids(metrics_dir, master.pid) <= workers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            get(f"{base}/metrics")
+        except OSError:
+            continue
+    # Counters of workers that are gone still count.
+    assert healthz_count(base) == 20
+
+
+def is_probe(line: dict) -> bool:
+    return line.get("path") == "/healthz"
+
+
+def test_every_line_gunicorn_and_the_app_write_is_json(server):
+    base, master, _, log_path = server
+    get(f"{base}/healthz", {"User-Agent": NASTY_AGENT, "X-Request-ID": "gunicorn-log-1"})
+    master.send_signal(signal.SIGTERM)
+    master.wait(timeout=30)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    assert any(line.get("logger") == "gunicorn.error" for line in lines)
+    (app_line,) = [line for line in lines if line.get("event") == "http_request" and is_probe(line)]
+    (access,) = [line for line in lines if line.get("event") == "http_access" and is_probe(line)]
+    assert app_line["request_id"] == access["request_id"] == "gunicorn-log-1"
+    assert access["user_agent"] == NASTY_AGENT
+    assert access["status"] == 200 and access["path"] == "/healthz"
+    assert isinstance(access["duration_ms"], int)
