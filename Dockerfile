@@ -12,11 +12,12 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-RUN groupadd --system app && useradd --system --gid app --home /app app
+# Fixed ids: Kubernetes runs the pod as 10001 (deploy/k8s, runAsNonRoot).
+RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --home /app app
 COPY --chown=app:app . .
 RUN DATABASE_HOST=unused SECRET_KEY=build python manage.py collectstatic --noinput
 
-USER app
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
