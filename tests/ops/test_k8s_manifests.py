@@ -1,0 +1,144 @@
+"""deploy/k8s: every manifest validates (kubernetes-validate --strict) and fits the app."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+BIN = Path(sys.executable).parent
+# The oldest Kubernetes minor we claim to support, and the newest the validator ships.
+KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
+NOT_APPLIED_BY_KUSTOMIZE = {"secret.example.yaml", "migrate-job.yaml"}
+
+
+def manifests() -> list[Path]:
+    return sorted(path for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((K8S / name).read_text())
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_manifest_validates_strictly(version):
+    result = subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", "-k", version, *map(str, manifests())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("passed") == len(manifests()), result.stdout
+
+
+def test_the_required_kinds_are_there():
+    kinds = {yaml.safe_load(path.read_text())["kind"] for path in manifests()}
+    assert kinds >= {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "Job",
+        "HorizontalPodAutoscaler",
+    }
+
+
+def test_kustomization_applies_everything_but_the_secret_example_and_the_job():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    assert all((K8S / name).exists() for name in listed)
+    assert listed == {path.name for path in manifests()} - NOT_APPLIED_BY_KUSTOMIZE
+
+
+def api_container() -> dict:
+    (container,) = load("deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_probes_use_readyz_and_healthz():
+    container = api_container()
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["port"] == "http"
+    (port,) = container["ports"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"EXPOSE {port['containerPort']}" in dockerfile
+
+
+def test_pods_run_locked_down_as_the_images_user():
+    pod = load("deployment.yaml")["spec"]["template"]["spec"]
+    job_pod = load("migrate-job.yaml")["spec"]["template"]["spec"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    uid = re.search(r"useradd .*--uid (\d+)", dockerfile).group(1)
+    for spec in (pod, job_pod):
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert str(spec["securityContext"]["runAsUser"]) == uid
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert {"requests", "limits"} <= set(container["resources"])
+            mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+            assert "/tmp" in mounts  # noqa: S108 (a mount path, not a file we open)
+
+
+def test_the_metrics_folder_is_a_writable_volume():
+    container = api_container()
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert env["PROMETHEUS_MULTIPROC_DIR"] in mounts
+
+
+def test_allowed_hosts_include_the_pod_ip_for_probes_and_scrapes():
+    env = {item["name"]: item for item in api_container()["env"]}
+    names = list(env)
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert "$(POD_IP)" in env["ALLOWED_HOSTS"]["value"]
+    # $(VAR) only expands variables defined before it.
+    assert names.index("POD_IP") < names.index("ALLOWED_HOSTS")
+    assert names.index("PUBLIC_HOSTS") < names.index("ALLOWED_HOSTS")
+
+
+def test_config_keys_are_settings_the_app_reads():
+    read = set(re.findall(r'config\(\s*"([A-Z_]+)"', (ROOT / "mo_loans/settings.py").read_text()))
+    read |= set(re.findall(r'environ.get\("([A-Z_]+)"', (ROOT / "gunicorn.conf.py").read_text()))
+    read.add("PUBLIC_HOSTS")  # combined into ALLOWED_HOSTS by the Deployment
+    config = set(load("configmap.yaml")["data"])
+    secret = set(load("secret.example.yaml")["stringData"])
+    assert config - read == set()
+    assert secret <= read
+    assert {"SECRET_KEY", "DATABASE_PASSWORD"} <= secret
+    assert not {"SECRET_KEY", "DATABASE_PASSWORD"} & config
+
+
+def test_service_hpa_pdb_and_ingress_point_at_the_api():
+    deployment = load("deployment.yaml")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = load("service.yaml")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    pdb = load("pdb.yaml")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    hpa = load("hpa.yaml")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert hpa["spec"]["minReplicas"] >= 2
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+
+
+def test_the_ingress_never_routes_metrics_or_admin():
+    ingress = load("ingress.yaml")
+    paths = [p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert paths == ["/api/"]
+
+
+def test_the_secret_example_holds_placeholders_only():
+    values = load("secret.example.yaml")["stringData"].values()
+    assert all(value.startswith("replace-with-") for value in values)
