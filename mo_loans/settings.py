@@ -84,6 +84,10 @@ DATABASES = {
 }
 # The same backend, wrapped by django-prometheus to time every query (docs/operations.md).
 DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# True behind PgBouncer in transaction mode: .iterator() cursors cannot outlive a transaction.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = config(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False, cast=bool
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
