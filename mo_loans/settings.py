@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mo_loans.api.idempotency.IdempotencyMiddleware",
     "mo_loans.observability.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -144,6 +145,9 @@ BILLING_DEFAULT_INTEREST_RATE = config(
     "BILLING_DEFAULT_INTEREST_RATE", default="0.10", cast=Decimal
 )
 BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, cast=int)
+
+# How long an Idempotency-Key's first response is kept (SPEC §3: at least 24 hours).
+IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast=int)
 
 # Logs and metrics (docs/operations.md).
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from payments import apis
+
+urlpatterns = [
+    path("payments", apis.PaymentListCreateApi.as_view(), name="payment-list"),
+    path("payments/<str:external_id>", apis.PaymentDetailApi.as_view(), name="payment-detail"),
+    path(
+        "customers/<str:external_id>/payments",
+        apis.CustomerPaymentListApi.as_view(),
+        name="customer-payments",
+    ),
+]

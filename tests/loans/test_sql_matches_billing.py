@@ -5,12 +5,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.models import F
 from django.utils import timezone
 
 from billing.state import loan_state
 from loans import selectors
 from loans.models import Loan
+from payments.services import payment_make
 from tests.factories import CustomerFactory, make_loan
 
 pytestmark = pytest.mark.django_db
@@ -31,10 +31,12 @@ def test_missed_and_overdue_in_sql_equal_billing_state():
         paid = (loan.total_amount * Decimal(rng.choice([0, 0, 0.1, 0.5, 0.77, 1]))).quantize(
             Decimal("0.01")
         )
-        if 0 < paid < loan.total_amount:
-            # Stand-in for payments, which only move paid_amount and outstanding together.
-            Loan.objects.filter(pk=loan.pk).update(
-                paid_amount=paid, outstanding=F("total_amount") - paid
+        if paid > 0:
+            payment_make(
+                external_id=f"p{i}",
+                customer_external_id=customer.external_id,
+                total_amount=paid,
+                loan_external_id=loan.external_id,
             )
     make_loan(customer=customer, external_id="still-pending")
 

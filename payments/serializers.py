@@ -1,0 +1,42 @@
+from rest_framework import serializers
+
+from mo_loans.api.serializers import InputSerializer, MoneyField
+from payments.models import Payment
+
+
+class PaymentInputSerializer(InputSerializer):
+    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    customer_external_id = serializers.CharField(min_length=1, max_length=60)
+    total_amount = MoneyField()
+    loan_external_id = serializers.CharField(
+        min_length=1, max_length=60, required=False, allow_null=True, default=None
+    )
+
+
+class PaymentDetailOutputSerializer(serializers.Serializer):
+    loan_external_id = serializers.CharField(source="loan.external_id")
+    amount = MoneyField()
+
+
+class PaymentOutputSerializer(serializers.ModelSerializer):
+    customer_external_id = serializers.CharField(source="customer.external_id")
+    loan_external_id = serializers.CharField(
+        source="loan.external_id", allow_null=True, default=None
+    )
+    total_amount = MoneyField()
+    details = PaymentDetailOutputSerializer(many=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "external_id",
+            "customer_external_id",
+            "loan_external_id",
+            "total_amount",
+            "status",
+            "paid_at",
+            "rejection_reason",
+            "details",
+            "created_at",
+        ]
+        read_only_fields = fields
