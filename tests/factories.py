@@ -1,5 +1,6 @@
 """factory-boy factories for every model, in one place."""
 
+import itertools
 from decimal import Decimal
 
 import factory
@@ -15,6 +16,9 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     score = Decimal("10000000.00")
     name = factory.Faker("name")
     email = factory.Faker("email")
+
+
+_loan_numbers = itertools.count(1)
 
 
 def make_loan(

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.state import loan_state
 from loans import selectors
 from loans.models import Loan
 from payments.services import payment_make
@@ -16,7 +15,7 @@ from tests.factories import CustomerFactory, make_loan
 pytestmark = pytest.mark.django_db
 
 
-def test_missed_and_overdue_in_sql_equal_billing_state():
+def test_missed_and_overdue_in_sql_equal_billing_state(monkeypatch):
     rng = random.Random(20261120)
     customer = CustomerFactory(score=Decimal("999999999999"))
     for i in range(60):
@@ -32,27 +31,31 @@ def test_missed_and_overdue_in_sql_equal_billing_state():
             Decimal("0.01")
         )
         if paid > 0:
-            payment_make(
-                external_id=f"p{i}",
-                customer_external_id=customer.external_id,
-                total_amount=paid,
-                loan_external_id=loan.external_id,
-            )
+            # Received some days ago: the clock the service reads is moved back.
+            received = timezone.now() - timedelta(days=rng.randint(0, 120))
+            with monkeypatch.context() as clock:
+                clock.setattr(timezone, "now", lambda at=received: at)
+                payment_make(
+                    external_id=f"p{i}",
+                    customer_external_id=customer.external_id,
+                    total_amount=paid,
+                    loan_external_id=loan.external_id,
+                )
     make_loan(customer=customer, external_id="still-pending")
 
     today = timezone.localdate()
-    for as_of in (today, today + timedelta(days=1), today + timedelta(days=200)):
+    for as_of in (
+        today - timedelta(days=60),
+        today - timedelta(days=1),
+        today,
+        today + timedelta(days=200),
+    ):
         rows = Loan.objects.annotate(
             missed=selectors.missed_installments_sql(as_of),
             overdue=selectors.overdue_amount_sql(as_of),
         )
         for loan in rows:
-            state = loan_state(
-                terms=selectors.loan_terms(loan),
-                start=selectors.loan_start(loan),
-                paid=loan.paid_amount,
-                as_of=as_of,
-            )
+            state = selectors.loan_billing_state(loan=loan, as_of=as_of)
             assert (loan.missed, loan.overdue) == (
                 state.missed_installments,
                 state.overdue_amount,
@@ -60,12 +63,7 @@ def test_missed_and_overdue_in_sql_equal_billing_state():
         expected = {
             loan.external_id
             for loan in rows
-            if loan_state(
-                terms=selectors.loan_terms(loan),
-                start=selectors.loan_start(loan),
-                paid=loan.paid_amount,
-                as_of=as_of,
-            ).is_delinquent
+            if selectors.loan_billing_state(loan=loan, as_of=as_of).is_delinquent
         }
         found = set(selectors.delinquent_loans(as_of=as_of).values_list("external_id", flat=True))
         assert found == expected
