@@ -1,17 +1,21 @@
 """Customer endpoints: parse with an input serializer, call a service or selector, render."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from customers import selectors, services
+from customers import bulk, selectors, services
 from customers.filters import CustomerFilter
+from customers.parsers import CustomerCSVParser
 from customers.serializers import (
     CustomerInputSerializer,
     CustomerOutputSerializer,
     CustomerUpdateSerializer,
 )
+from mo_loans.api.parsers import DecimalJSONParser
 from mo_loans.api.views_base import ListApi, parse
 
 
@@ -34,6 +38,27 @@ class CustomerListCreateApi(ListApi):
     def post(self, request):
         customer = services.customer_create(**parse(CustomerInputSerializer, request.data))
         return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerBulkCreateApi(APIView):
+    """Create many customers, all or nothing: a JSON list or a ``text/csv`` body."""
+
+    parser_classes = [DecimalJSONParser, CustomerCSVParser]
+
+    @extend_schema(
+        operation_id="customers_bulk_create",
+        request={
+            "application/json": CustomerInputSerializer(many=True),
+            "text/csv": OpenApiTypes.STR,
+        },
+        responses={
+            201: inline_serializer("CustomerBulkCreated", {"created": serializers.IntegerField()})
+        },
+    )
+    def post(self, request):
+        bulk.request_size_check(content_length=request.META.get("CONTENT_LENGTH"))
+        created = bulk.customer_bulk_create(rows=request.data)
+        return Response({"created": created}, status=status.HTTP_201_CREATED)
 
 
 class CustomerDetailApi(GenericAPIView):
