@@ -25,6 +25,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -151,15 +152,34 @@ class LoanExpression(Expression):
 
 
 def _paid_sql(as_of: date) -> tuple[str, list]:
-    """SQL for what a loan had been paid by the end of ``as_of``."""
+    """SQL for what a loan had been paid by the end of ``as_of``.
+
+    Today or later: every payment so far, the loan's ``paid_amount``. Earlier:
+    ``paid_amount`` less what payments made after that day gave it. A loan's
+    ``paid_amount`` is the sum of its payment details (the payments service
+    moves them together), so this equals the sum of the details of payments
+    made on or before ``as_of``; rewinding from today reads only the later
+    payments, which keeps the portfolio-wide version (:func:`_delinquent_ids_sql`)
+    cheap for recent dates.
+    """
     if as_of >= today():
         return "{paid_amount}", []
     details, payments = _details_table()
     return (
-        f'COALESCE((SELECT SUM(d."amount") FROM "{details}" d '
+        f'({{paid_amount}} - COALESCE((SELECT SUM(d."amount") FROM "{details}" d '
         f'JOIN "{payments}" p ON p."id" = d."payment_id" '
-        f'WHERE d."loan_id" = {{id}} AND p."paid_at" < %s), 0)',
+        f'WHERE d."loan_id" = {{id}} AND p."paid_at" >= %s), 0))',
         [end_of_day(as_of)],
+    )
+
+
+def _later_payments_sql() -> str:
+    """Per loan, what payments made at or after ``%s`` gave it: one pass over those payments."""
+    details, payments = _details_table()
+    return (
+        f'SELECT d."loan_id", SUM(d."amount") AS "paid" FROM "{payments}" p '
+        f'JOIN "{details}" d ON d."payment_id" = p."id" '
+        f'WHERE p."paid_at" >= %s GROUP BY d."loan_id"'
     )
 
 
@@ -170,20 +190,47 @@ _DUE_BEFORE = (
 )
 
 
-def missed_installments_sql(as_of: date) -> LoanExpression:
-    """SQL twin of ``billing.state.loan_state(...).missed_installments``."""
-    paid, paid_params = _paid_sql(as_of)
+def _missed_template(paid: str) -> str:
+    """Missed instalments of a loan that had been paid ``paid`` (SQL), as a template.
+
+    Placeholders: the loan's columns; ``%s`` parameters: the date, then ``paid``'s twice.
+    """
     fully_paid = (
         f"CASE WHEN {paid} >= {{total_amount}} THEN {{term_weeks}} "
         f"ELSE LEAST({{term_weeks}} - 1, FLOOR({paid} / {{installment_amount}})::int) END"
     )
-    template = (
+    return (
         "CASE WHEN {maximum_payment_date} IS NULL THEN 0 "
         f"ELSE GREATEST(0, {_DUE_BEFORE} - ({fully_paid})) END"
     )
+
+
+def missed_installments_sql(as_of: date) -> LoanExpression:
+    """SQL twin of ``billing.state.loan_state(...).missed_installments``."""
+    paid, paid_params = _paid_sql(as_of)
     return LoanExpression(
-        template, [as_of, *paid_params, *paid_params], output_field=IntegerField()
+        _missed_template(paid), [as_of, *paid_params, *paid_params], output_field=IntegerField()
     )
+
+
+def _delinquent_ids_sql(as_of: date) -> RawSQL:
+    """The ids of the loans delinquent as of a past date, set-based.
+
+    ``missed_installments_sql`` for a past date runs a correlated subquery per
+    loan (an index probe per payment detail, randomly spread): seconds at
+    100,000 loans. Here the later payments are summed once, in one pass, and
+    hash-joined to the loans; same arithmetic, same answer.
+    """
+    columns = {name: f'l."{Loan._meta.get_field(name).column}"' for name in LoanExpression.COLUMNS}
+    paid = '(l."paid_amount" - COALESCE(x."paid", 0))'
+    missed = _missed_template(paid).format(**columns)
+    sql = (
+        f'SELECT l."id" FROM "{Loan._meta.db_table}" l '
+        f'LEFT JOIN ({_later_payments_sql()}) x ON x."loan_id" = l."id" '
+        f"WHERE ({missed}) >= %s"
+    )
+    # Identifiers come from the models; every value is a bound parameter.
+    return RawSQL(sql, [end_of_day(as_of), as_of, DELINQUENT_AFTER_MISSED])  # noqa: S611
 
 
 def overdue_amount_sql(as_of: date) -> LoanExpression:
@@ -202,14 +249,16 @@ def overdue_amount_sql(as_of: date) -> LoanExpression:
 
 def delinquent_loans(*, as_of: date, queryset: QuerySet[Loan] | None = None) -> QuerySet[Loan]:
     queryset = Loan.objects.all() if queryset is None else queryset
-    return queryset.annotate(missed=missed_installments_sql(as_of)).filter(
-        missed__gte=DELINQUENT_AFTER_MISSED
-    )
+    return filter_delinquent_loans(queryset, delinquent=True, as_of=as_of)
 
 
 def filter_delinquent_loans(
     queryset: QuerySet[Loan], *, delinquent: bool, as_of: date
 ) -> QuerySet[Loan]:
+    if as_of < today():  # what was paid then: set-based over the later payments
+        ids = _delinquent_ids_sql(as_of)
+        return queryset.filter(id__in=ids) if delinquent else queryset.exclude(id__in=ids)
+    # Today or later: arithmetic over each loan's own columns, no subquery.
     annotated = queryset.annotate(missed=missed_installments_sql(as_of))
     if delinquent:
         return annotated.filter(missed__gte=DELINQUENT_AFTER_MISSED)
