@@ -246,8 +246,8 @@ def _load(n_loans, n_customers, today, tz, times) -> None:
     )
     _execute(
         f"""
-        INSERT INTO {T_DETAIL} (payment_id, loan_id, amount, created_at, updated_at)
-        SELECT id, loan_id, amount, paid_at, paid_at FROM bench_pay ORDER BY id
+        INSERT INTO {T_DETAIL} (payment_id, loan_id, amount, paid_at, created_at, updated_at)
+        SELECT id, loan_id, amount, paid_at, paid_at, paid_at FROM bench_pay ORDER BY id
         """
     )
     times["payments + details"] = time.perf_counter() - step

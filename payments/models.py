@@ -57,12 +57,19 @@ class PaymentDetail(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="details")
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="payment_details")
     amount = money_field()
+    paid_at = models.DateTimeField(help_text="The payment's paid_at, kept here for as-of reads.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["loan", "payment"], name="payment_detail_loan")]
+        indexes = [
+            models.Index(fields=["loan", "payment"], name="payment_detail_loan"),
+            # "What did payments after date D give each loan" is one index-only scan.
+            models.Index(
+                fields=["paid_at"], include=["loan", "amount"], name="payment_detail_paid_at"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["payment", "loan"], name="payment_detail_unique_loan"),
             models.CheckConstraint(

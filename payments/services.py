@@ -115,7 +115,9 @@ def payment_make(
             payment.save(force_insert=True)
             touched = [loan for loan in loans if loan.id in shares]
             PaymentDetail.objects.bulk_create(
-                PaymentDetail(payment=payment, loan=loan, amount=shares[loan.id])
+                PaymentDetail(
+                    payment=payment, loan=loan, amount=shares[loan.id], paid_at=payment.paid_at
+                )
                 for loan in touched
             )
             now = timezone.now()

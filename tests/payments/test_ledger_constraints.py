@@ -33,7 +33,9 @@ def test_completed_payment_details_must_add_up_to_its_total(two_loans):
     a, _ = two_loans
     with pytest.raises(IntegrityError, match="add up"), transaction.atomic():
         payment = new_payment(a.customer, total="100")
-        PaymentDetail.objects.create(payment=payment, loan=a, amount=Decimal("60"))
+        PaymentDetail.objects.create(
+            payment=payment, loan=a, amount=Decimal("60"), paid_at=payment.paid_at
+        )
         Loan.objects.filter(pk=a.pk).update(paid_amount=60, outstanding=940)
         check_now()
 
@@ -42,7 +44,9 @@ def test_rejected_payment_has_no_details(two_loans):
     a, _ = two_loans
     with pytest.raises(IntegrityError, match="rejected payment"), transaction.atomic():
         payment = new_payment(a.customer, status=Payment.Status.REJECTED, reason="no")
-        PaymentDetail.objects.create(payment=payment, loan=a, amount=Decimal("100"))
+        PaymentDetail.objects.create(
+            payment=payment, loan=a, amount=Decimal("100"), paid_at=payment.paid_at
+        )
         Loan.objects.filter(pk=a.pk).update(paid_amount=100, outstanding=900)
         check_now()
 
