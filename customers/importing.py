@@ -154,11 +154,13 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
         AND score ~ %(score_re)s
         AND octet_length(split_part(score, '.', 1)) <= %(score_int_max)s
         AND (preapproved_at IS NULL OR CASE
-            WHEN preapproved_at ~ %(date_re)s AND substr(preapproved_at, 6, 2)::int BETWEEN 1 AND 12
-            THEN substr(preapproved_at, 9, 2)::int BETWEEN 1 AND extract(day FROM
+            -- CASE fixes the order: no cast is tried on text the pattern refused.
+            WHEN preapproved_at !~ %(date_re)s THEN false
+            WHEN substr(preapproved_at, 6, 2)::int NOT BETWEEN 1 AND 12 THEN false
+            ELSE substr(preapproved_at, 9, 2)::int BETWEEN 1 AND extract(day FROM
                 make_date(substr(preapproved_at, 1, 4)::int, substr(preapproved_at, 6, 2)::int, 1)
                 + interval '1 month' - interval '1 day')
-            ELSE false END)
+            END)
         AND (name IS NULL OR char_length(name) <= %(name_max)s)
         AND (email IS NULL OR email = '' OR (
             char_length(email) <= %(email_max)s AND email ~ %(email_re)s
