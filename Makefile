@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench db-stop clean
+.PHONY: run test lint format migrate bench bench-http db-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py $(BENCH)
+
+# HTTP load on four routes under gunicorn (issue 7); figures in docs/performance.md.
+bench-http: $(VENV)/.dev
+	$(BIN)/python bench/bench_http.py
 
 db-stop:
 	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
