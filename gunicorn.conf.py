@@ -12,6 +12,10 @@ import tempfile
 from pathlib import Path
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads per worker (gthread). Requests spend most of their time waiting on
+# PostgreSQL, so a few threads per process keep the CPUs busy; each thread holds
+# its own database connection (workers × threads in all).
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # A worker silent for this long is killed and replaced (a stuck request).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (a rolling update) workers get this long to finish their requests.
