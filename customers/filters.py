@@ -6,7 +6,7 @@ from mo_loans.api.filters import DelinquencyFilterMixin
 
 class CustomerFilter(DelinquencyFilterMixin):
     status = django_filters.TypedChoiceFilter(choices=Customer.Status.choices, coerce=int)
-    external_id = django_filters.CharFilter()
+    external_id = django_filters.CharFilter(strip=False)
 
     class Meta:
         model = Customer

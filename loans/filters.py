@@ -6,7 +6,9 @@ from mo_loans.api.filters import DelinquencyFilterMixin
 
 
 class LoanFilter(DelinquencyFilterMixin):
-    customer_external_id = django_filters.CharFilter(field_name="customer__external_id")
+    customer_external_id = django_filters.CharFilter(
+        field_name="customer__external_id", strip=False
+    )
     status = django_filters.TypedChoiceFilter(choices=Loan.Status.choices, coerce=int)
 
     class Meta:
@@ -18,4 +20,4 @@ class LoanFilter(DelinquencyFilterMixin):
 
 
 class BalanceFilter(django_filters.FilterSet):
-    external_id = django_filters.CharFilter()
+    external_id = django_filters.CharFilter(strip=False)

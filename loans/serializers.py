@@ -2,14 +2,14 @@ from rest_framework import serializers
 
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from loans.models import Loan
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
 
 
 class LoanInputSerializer(InputSerializer):
     external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60)
+    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
     amount = MoneyField()
-    interest_rate = serializers.DecimalField(
+    interest_rate = StrictDecimalField(
         max_digits=5, decimal_places=4, min_value=0, max_value=1, required=False
     )
     term_weeks = serializers.IntegerField(

@@ -74,7 +74,9 @@ def loan_create(
     try:
         terms = make_terms(amount=amount, interest_rate=interest_rate, term_weeks=term_weeks)
     except ScheduleError as exc:
-        raise InvalidInputError(str(exc), fields={"amount": [str(exc)]}) from None
+        raise InvalidInputError(
+            str(exc), code="installment_too_small", fields={"amount": [str(exc)]}
+        ) from None
 
     with transaction.atomic(durable=True):
         # The customer row is the lock every money-moving service takes first,
@@ -157,7 +159,7 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
     taken_at = taken_at or now
     if taken_at > now:
         message = "taken_at must not be in the future."
-        raise InvalidInputError(message, fields={"taken_at": [message]})
+        raise InvalidInputError(message, code="taken_at_in_future", fields={"taken_at": [message]})
     start = timezone.localdate(taken_at)
     with transaction.atomic(durable=True):
         loan = _locked_loan(external_id)

@@ -6,3 +6,7 @@ class MoLoansConfig(AppConfig):
 
     name = "mo_loans"
     verbose_name = "MO Loans"
+
+    def ready(self) -> None:
+        # drf-spectacular extensions register when their module is imported.
+        from mo_loans.api import auth, schema  # noqa: F401

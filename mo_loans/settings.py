@@ -106,13 +106,14 @@ WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 DATA_UPLOAD_MAX_MEMORY_SIZE = config("MAX_REQUEST_BYTES", default=10 * 1024 * 1024, cast=int)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # Names the Api-Key scheme so that a request without a valid key is 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mo_loans.api.auth.ApiKeyChallenge"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework_api_key.permissions.HasAPIKey"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["mo_loans.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "mo_loans.api.pagination.PageNumberPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["mo_loans.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mo_loans.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -125,13 +126,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}
-        }
-    },
-    "SECURITY": [{"ApiKeyAuth": []}],
+    # The ApiKeyAuth security scheme comes from mo_loans.api.auth.ApiKeyChallengeScheme.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Error answers, precise pagination parameters, Idempotency-Key and links.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mo_loans.api.schema.postprocess_schema",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.Customer.Status",
         "LoanStatusEnum": "loans.models.Loan.Status",

@@ -1,15 +1,18 @@
 import django_filters
 
+from mo_loans.api.filters import UtcDateTimeFilter
 from payments.models import Payment
 
 
 class PaymentFilter(django_filters.FilterSet):
-    customer_external_id = django_filters.CharFilter(field_name="customer__external_id")
+    customer_external_id = django_filters.CharFilter(
+        field_name="customer__external_id", strip=False
+    )
     status = django_filters.TypedChoiceFilter(choices=Payment.Status.choices, coerce=int)
-    paid_from = django_filters.IsoDateTimeFilter(
+    paid_from = UtcDateTimeFilter(
         field_name="paid_at", lookup_expr="gte", label="paid at or after (ISO 8601)"
     )
-    paid_to = django_filters.IsoDateTimeFilter(
+    paid_to = UtcDateTimeFilter(
         field_name="paid_at", lookup_expr="lte", label="paid at or before (ISO 8601)"
     )
 

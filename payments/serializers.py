@@ -6,10 +6,15 @@ from payments.models import Payment
 
 class PaymentInputSerializer(InputSerializer):
     external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60)
+    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
     total_amount = MoneyField()
     loan_external_id = serializers.CharField(
-        min_length=1, max_length=60, required=False, allow_null=True, default=None
+        min_length=1,
+        max_length=60,
+        required=False,
+        allow_null=True,
+        default=None,
+        trim_whitespace=False,
     )
 
 

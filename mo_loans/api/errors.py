@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, IntegrityError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework import status
@@ -21,6 +21,9 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
+
+# The database cannot be reached, or the connection broke: retry later (503).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class ApplicationError(Exception):
@@ -164,7 +167,15 @@ def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: P
         return error
     if isinstance(exc, IntegrityError):
         return application_error_from_integrity(exc)
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (a NUL byte in text, a UTC offset beyond
+        # ±15:59, a number out of range) that reached a query: the request's fault.
+        logger.warning("data error: %s", exc)
+        return InvalidInputError(
+            "A value in the request is out of range or not representable.",
+            code="invalid_value",
+        )
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         return ServiceUnavailableError(
             "The database is unavailable; try again shortly.", code="database_unavailable"
         )

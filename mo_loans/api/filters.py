@@ -1,7 +1,11 @@
-"""Filters shared by several lists: ``delinquent`` with ``as_of``."""
+"""Filters shared by several lists: ``delinquent`` with ``as_of``; the filter backend."""
+
+from datetime import UTC
 
 import django_filters
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
 
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
@@ -13,7 +17,9 @@ class DelinquencyFilterMixin(django_filters.FilterSet):
         choices=BOOLEAN_CHOICES, method="filter_delinquent", label="delinquent"
     )
     as_of = django_filters.DateFilter(
-        method="filter_as_of", label="the date delinquency is judged at (default today)"
+        method="filter_as_of",
+        label="the date delinquency is judged at (default today)",
+        input_formats=["%Y-%m-%d"],
     )
 
     def filter_as_of(self, queryset, name, value):
@@ -25,3 +31,40 @@ class DelinquencyFilterMixin(django_filters.FilterSet):
 
     def delinquent_queryset(self, queryset, *, delinquent, as_of):
         raise NotImplementedError
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, except that ``?status=`` (blank) is a 400, not "no filter".
+
+    A blank value is no valid date, number or choice; only text filters (such as
+    ``external_id``) may be blank. Anything else that does not parse is a 400 already.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is not None:
+            blank = [
+                name
+                for name, filter_ in filterset.filters.items()
+                if request.query_params.get(name) == ""
+                and not isinstance(filter_, django_filters.CharFilter)
+            ]
+            if blank:
+                raise ValidationError({name: ["May not be blank."] for name in blank})
+        return super().filter_queryset(request, queryset, view)
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time filter that queries in UTC.
+
+    RFC 3339 allows UTC offsets up to ±23:59; PostgreSQL refuses more than
+    ±15:59, so the value is converted to UTC before it reaches a query.
+    """
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError({self.field_name: ["Date-time out of range."]}) from None
+        return super().filter(qs, value)

@@ -20,6 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from rest_framework_api_key.models import APIKey
 
 from mo_loans.api.errors import error_body
 from mo_loans.models import IdempotencyKey
@@ -41,6 +42,11 @@ def _scope(request: HttpRequest) -> str | None:
     if keyword.lower() != "api-key" or "." not in key:
         return None
     return key.partition(".")[0][:64]
+
+
+def _caller_key_valid(request: HttpRequest) -> bool:
+    key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2]
+    return APIKey.objects.is_valid(key)
 
 
 def _fingerprint(request: HttpRequest) -> str:
@@ -101,6 +107,10 @@ class IdempotencyMiddleware:
             )
         row, created = _claim(scope, key, fingerprint)
         if not created:
+            if not _caller_key_valid(request):
+                # The scope is only the key's prefix: never replay to a caller who
+                # cannot prove the whole key. The view answers 401.
+                return self.get_response(request)
             return self._replay(row, fingerprint)
         return self._run_and_keep(request, row)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -9,9 +10,29 @@ from rest_framework import serializers
 from billing.money import MAX_DIGITS, MONEY_PLACES
 
 _ZERO = Decimal("0")
+_DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
-class MoneyField(serializers.DecimalField):
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal input in plain notation: a JSON number, or a string such as ``"110000.00"``.
+
+    DRF alone also takes ``" 5"``, ``"+5"``, ``"5e3"``, ``".5"`` or ``"-0"``;
+    the API schema documents digits with an optional decimal point, so the
+    rest is refused. Booleans (a JSON ``true`` is an ``int`` in Python) too.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, str) and not _DECIMAL_SYNTAX.fullmatch(data):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if isinstance(data, str) and data.startswith("-") and value == _ZERO:
+            self.fail("invalid")
+        return value
+
+
+class MoneyField(StrictDecimalField):
     """Exact money: at most 12 integer digits and 2 decimals, rendered ``"110000.00"``.
 
     ``positive=True`` (the default) refuses zero and negative amounts; a credit
@@ -30,8 +51,6 @@ class MoneyField(serializers.DecimalField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, bool):
-            self.fail("invalid")
         value = super().to_internal_value(data)
         if self.positive and value <= _ZERO:
             self.fail("not_positive")
@@ -59,4 +78,4 @@ class InputSerializer(serializers.Serializer):
 class AsOfQuerySerializer(InputSerializer):
     """``?as_of=YYYY-MM-DD``: the date a billing state is computed for (default today)."""
 
-    as_of = serializers.DateField(required=False)
+    as_of = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])

@@ -1,12 +1,14 @@
 """Health checks and the JSON 404 for unknown API routes."""
 
+import sys
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
-from mo_loans.api.errors import NotFoundError, error_body
+from mo_loans.api.errors import DATABASE_UNAVAILABLE, NotFoundError, error_body
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -41,6 +43,17 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
+    """Django's 500 handler: it runs while the uncaught exception is being handled.
+
+    A database that cannot be reached (raised outside DRF, e.g. by the
+    idempotency middleware) is a 503 the client may retry, as in DRF views.
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return JsonResponse(
+            error_body("database_unavailable", "The database is unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
 
 

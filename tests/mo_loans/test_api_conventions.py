@@ -17,12 +17,12 @@ def assert_error(response, status, code=None):
 
 
 def test_missing_key_is_refused_with_json(anon_client):
-    assert_error(anon_client.get("/api/customers"), 403)
+    assert_error(anon_client.get("/api/customers"), 401, "not_authenticated")
 
 
 def test_wrong_key_is_refused(anon_client):
     anon_client.credentials(HTTP_AUTHORIZATION="Api-Key not.a-key")
-    assert_error(anon_client.get("/api/customers"), 403)
+    assert_error(anon_client.get("/api/customers"), 401, "not_authenticated")
 
 
 def test_revoked_key_is_refused(anon_client):
@@ -30,7 +30,7 @@ def test_revoked_key_is_refused(anon_client):
     api_key.revoked = True
     api_key.save()
     anon_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    assert_error(anon_client.get("/api/customers"), 403)
+    assert_error(anon_client.get("/api/customers"), 401, "not_authenticated")
 
 
 def test_valid_key_passes(client):

@@ -93,7 +93,7 @@ def test_keys_are_scoped_by_api_key(client, anon_client, two_loans):
 
 def test_auth_failures_are_not_kept(anon_client, client, two_loans):
     anon_client.credentials(HTTP_AUTHORIZATION="Api-Key bogus.key")
-    assert post(anon_client, "k", PAYMENT).status_code == 403
+    assert post(anon_client, "k", PAYMENT).status_code == 401
     assert not IdempotencyKey.objects.exists()
 
 

@@ -1,0 +1,304 @@
+"""drf-spectacular postprocessing: the parts of the API contract views cannot state.
+
+* every operation documents the error answers it can give (SPEC §3), all with
+  the one ``Error`` body ``{"code", "message"[, "fields"]}``;
+* pagination parameters say what they accept (integers from 1);
+* every POST documents its optional ``Idempotency-Key`` header;
+* OpenAPI links say how operations chain (a created customer's ``external_id``
+  is the path of its detail, balance, loans and payments, and the
+  ``customer_external_id`` of a new loan or payment; a created loan can be
+  read, activated, rejected and paid), so clients and the schema fuzzer can
+  follow them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
+
+from mo_loans.api.idempotency import KEY_PATTERN
+from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every 4xx/5xx answer under /api/.",
+    "properties": {
+        "code": {"type": "string", "description": "A stable machine-readable code."},
+        "message": {"type": "string", "description": "For a person."},
+        "fields": {
+            "type": "object",
+            "description": "Validation errors: field name to its messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["code", "message"],
+    # Some errors add context, e.g. credit_line_exceeded names the available amount.
+    "additionalProperties": True,
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": "The request is malformed or invalid (bad field, unknown reference, duplicate).",
+    "401": "No valid API key (`Authorization: Api-Key <key>`).",
+    "404": "No such resource (or page).",
+    "409": "A request with the same Idempotency-Key is still running, or a conflict.",
+    "413": "The request body is larger than the server accepts.",
+    "415": "The request body is not JSON.",
+    "422": "A valid request that the business rules refuse.",
+    "503": "The database is unavailable; retry later.",
+}
+
+_WRITE_METHODS = {"post", "put", "patch"}
+# A CSV import in its simplest form; optional columns are described in words.
+CSV_SCHEMA = {
+    "type": "string",
+    "description": (
+        "CSV with the header `external_id,score[,preapproved_at,name,email]` "
+        "and one customer per line."
+    ),
+    "pattern": (
+        r"^external_id,score(?:\r?\n[A-Za-z0-9_.-]{1,60},"
+        r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?)*\r?\n?$"
+    ),
+}
+# Request bodies drf-spectacular cannot tell are required (a list or a per-media-type body).
+BODY_REQUIRED = {"customers_bulk_create"}
+
+# Money in: digits with at most 12 before and 2 after the point (leading zeros allowed).
+POSITIVE_MONEY_PATTERN = r"^0*(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?))$"
+NON_NEGATIVE_MONEY_PATTERN = r"^0*[0-9]{1,12}(?:\.[0-9]{1,2})?$"
+MONEY_OUT_PATTERN = r"^-?[0-9]{1,12}\.[0-9]{2}$"
+MAX_MONEY = 999_999_999_999.99
+# A rate: 0 to 1 with at most 4 decimals.
+RATE_PATTERN = r"^0*(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)$"
+
+
+class InputSerializerExtension(OpenApiSerializerExtension):
+    """An :class:`InputSerializer` refuses unknown fields: ``additionalProperties: false``."""
+
+    target_class = InputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        for prop in schema.get("properties", {}).values():
+            _no_nul(prop)
+        return schema
+
+
+class DecimalFieldExtension(OpenApiSerializerFieldExtension):
+    """Decimals as the API takes them: a string in plain notation or a JSON number.
+
+    drf-spectacular's own pattern for a ``DecimalField`` also allows ``""``,
+    ``"-"`` and negatives; these say exactly what :class:`StrictDecimalField`
+    accepts, so a schema-valid request is never refused for its syntax.
+    """
+
+    target_class = StrictDecimalField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        if isinstance(field, MoneyField):
+            if direction == "response":
+                return {"type": "string", "format": "decimal", "pattern": MONEY_OUT_PATTERN}
+            pattern = POSITIVE_MONEY_PATTERN if field.positive else NON_NEGATIVE_MONEY_PATTERN
+            number = {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": field.positive,
+                "maximum": MAX_MONEY,
+                "multipleOf": 0.01,
+            }
+            description = 'Money: a string such as "110000.00" or a JSON number, 2 decimals.'
+        elif field.min_value == 0 and field.max_value == 1 and field.decimal_places == 4:
+            pattern = RATE_PATTERN
+            number = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001}
+            description = "A fraction from 0 to 1 with at most 4 decimals, string or number."
+        else:  # pragma: no cover - every StrictDecimalField today is one of the above
+            return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        return {
+            "anyOf": [{"type": "string", "format": "decimal", "pattern": pattern}, number],
+            "description": description,
+        }
+
+
+def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
+    codes = ["400", "401", "503"]
+    has_path_param = any(p.get("in") == "path" for p in operation.get("parameters", []))
+    paginated = any(p.get("name") == "page" for p in operation.get("parameters", []))
+    if has_path_param or paginated:
+        codes.append("404")
+    if method in _WRITE_METHODS:
+        codes += ["409", "413", "415"]
+    if method == "post":
+        codes.append("422")
+    return sorted(codes)
+
+
+def _error_response(code: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": ERROR_DESCRIPTIONS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if code == "401":
+        response["headers"] = {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Api-Key`"}
+        }
+    return response
+
+
+# PostgreSQL text cannot hold a NUL character; the API refuses it in every string.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    plain = schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema)
+    if plain:
+        schema["pattern"] = NO_NUL_PATTERN
+
+
+def _tighten_parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        _no_nul(parameter.get("schema", {}))
+        if parameter.get("in") != "query":
+            continue
+        if parameter["name"] == "page":
+            parameter["schema"] = {"type": "integer", "minimum": 1}
+            parameter["description"] = "Page number, from 1. Past the last page: 404."
+        elif parameter["name"] == "page_size":
+            parameter["schema"] = {"type": "integer", "minimum": 1}
+            parameter["description"] = "Results per page (default 50; more than 1000 gives 1000)."
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": (
+        "Makes a retried POST safe: a repeat with the same key and body returns the first "
+        "answer; the same key with another body is 422; a repeat while the first runs is 409."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": KEY_PATTERN.pattern,
+    },
+}
+
+
+def _link(operation_id: str, parameters=None, request_body=None, description="") -> dict:
+    link: dict[str, Any] = {"operationId": operation_id}
+    if parameters:
+        link["parameters"] = parameters
+    if request_body:
+        link["requestBody"] = request_body
+    if description:
+        link["description"] = description
+    return link
+
+
+_CUSTOMER_ID = "$response.body#/external_id"
+_LOAN_ID = "$response.body#/external_id"
+_PAYMENT_ID = "$response.body#/external_id"
+
+# operationId of the producer -> (status code, {link name: link}).
+LINKS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "customers_create": (
+        "201",
+        {
+            "GetCustomer": _link("customers_retrieve", {"path.external_id": _CUSTOMER_ID}),
+            "UpdateCustomer": _link("customers_partial_update", {"path.external_id": _CUSTOMER_ID}),
+            "GetBalance": _link("customers_balance_retrieve", {"path.external_id": _CUSTOMER_ID}),
+            "ListLoans": _link("customers_loans_list", {"path.external_id": _CUSTOMER_ID}),
+            "ListPayments": _link("customers_payments_list", {"path.external_id": _CUSTOMER_ID}),
+            "CreateLoan": _link(
+                "loans_create",
+                request_body={"customer_external_id": _CUSTOMER_ID},
+                description="A loan for the new customer.",
+            ),
+        },
+    ),
+    "loans_create": (
+        "201",
+        {
+            "GetLoan": _link("loans_retrieve", {"path.external_id": _LOAN_ID}),
+            "GetSchedule": _link("loans_schedule", {"path.external_id": _LOAN_ID}),
+            "ActivateLoan": _link("loans_activate", {"path.external_id": _LOAN_ID}),
+            "RejectLoan": _link("loans_reject", {"path.external_id": _LOAN_ID}),
+        },
+    ),
+    "loans_activate": (
+        "200",
+        {
+            "GetLoan": _link("loans_retrieve", {"path.external_id": _LOAN_ID}),
+            "GetSchedule": _link("loans_schedule", {"path.external_id": _LOAN_ID}),
+            "PayLoan": _link(
+                "payments_create",
+                request_body={
+                    "customer_external_id": "$response.body#/customer_external_id",
+                    "loan_external_id": _LOAN_ID,
+                },
+                description="A payment to the activated loan.",
+            ),
+            "PayCustomer": _link(
+                "payments_create",
+                request_body={"customer_external_id": "$response.body#/customer_external_id"},
+                description="A payment spread over the customer's active loans.",
+            ),
+        },
+    ),
+    "payments_create": (
+        "201",
+        {
+            "GetPayment": _link("payments_retrieve", {"path.external_id": _PAYMENT_ID}),
+            "GetCustomerBalance": _link(
+                "customers_balance_retrieve",
+                {"path.external_id": "$response.body#/customer_external_id"},
+            ),
+        },
+    ),
+}
+
+
+def _blank_emails(component: dict[str, Any]) -> None:
+    """An optional email is stored and answered as ``""`` when none was given."""
+    for name, prop in component.get("properties", {}).items():
+        if prop.get("format") == "email":
+            component["properties"][name] = {
+                "oneOf": [prop, {"type": "string", "maxLength": 0, "readOnly": True}],
+                "description": "An email address, or empty when none was given.",
+            }
+
+
+def postprocess_schema(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]`` entry (after the enum hook)."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    for name, component in components.items():
+        if not name.endswith("Request"):
+            _blank_emails(component)
+    for path, methods in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in methods.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            _tighten_parameters(operation)
+            if operation.get("operationId") in BODY_REQUIRED:
+                operation["requestBody"]["required"] = True
+            csv = operation.get("requestBody", {}).get("content", {}).get("text/csv")
+            if csv is not None:
+                csv["schema"] = CSV_SCHEMA
+            if method == "post":
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+            for code in _error_codes(method, operation):
+                operation["responses"].setdefault(code, _error_response(code))
+            producer = LINKS.get(operation.get("operationId", ""))
+            if producer:
+                status, links = producer
+                if status in operation["responses"]:
+                    operation["responses"][status]["links"] = links
+    return result
