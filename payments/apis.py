@@ -33,7 +33,6 @@ class PaymentListCreateApi(ListApi):
     )
     def post(self, request):
         payment = services.payment_make(**parse(PaymentInputSerializer, request.data))
-        payment = selectors.payment_get(external_id=payment.external_id)
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 

@@ -13,7 +13,7 @@ def payment_list() -> QuerySet[Payment]:
     details = PaymentDetail.objects.select_related("loan").order_by("id")
     return (
         Payment.objects.select_related("customer", "loan")
-        .prefetch_related(Prefetch("details", queryset=details))
+        .prefetch_related(Prefetch("details", queryset=details, to_attr="detail_rows"))
         .order_by("id")
     )
 

@@ -29,7 +29,7 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
         source="loan.external_id", allow_null=True, default=None
     )
     total_amount = MoneyField()
-    details = PaymentDetailOutputSerializer(many=True)
+    details = PaymentDetailOutputSerializer(many=True, source="detail_rows")
 
     class Meta:
         model = Payment

@@ -109,12 +109,13 @@ def payment_make(
                 else "There is nothing to pay."
             )
             payment.save(force_insert=True)
+            payment.detail_rows = []
             shares = {}
         else:
             payment.status = Payment.Status.COMPLETED
             payment.save(force_insert=True)
             touched = [loan for loan in loans if loan.id in shares]
-            PaymentDetail.objects.bulk_create(
+            payment.detail_rows = PaymentDetail.objects.bulk_create(
                 PaymentDetail(
                     payment=payment, loan=loan, amount=shares[loan.id], paid_at=payment.paid_at
                 )

@@ -17,7 +17,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import connection
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
@@ -64,19 +65,27 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     """Insert the key as running, or return the stored one. True when we inserted it."""
     now = timezone.now()
-    IdempotencyKey.objects.filter(scope=scope, key=key, created_at__lt=now - ttl()).delete()
-    IdempotencyKey.objects.filter(
-        scope=scope, key=key, status_code__isnull=True, created_at__lt=now - ABANDONED_AFTER
-    ).delete()
-    try:
-        with transaction.atomic():
-            row = IdempotencyKey.objects.create(scope=scope, key=key, fingerprint=fingerprint)
+    stale = Q(created_at__lt=now - ttl()) | Q(
+        status_code__isnull=True, created_at__lt=now - ABANDONED_AFTER
+    )
+    IdempotencyKey.objects.filter(stale, scope=scope, key=key).delete()
+    # One statement, committed at once: the unique constraint decides who runs.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {IdempotencyKey._meta.db_table} "
+            "(scope, key, fingerprint, content_type, created_at) VALUES (%s, %s, %s, '', %s) "
+            "ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            [scope, key, fingerprint, now],
+        )
+        inserted = cursor.fetchone()
+    if inserted is not None:
+        row = IdempotencyKey(id=inserted[0], scope=scope, key=key, fingerprint=fingerprint)
+        row.created_at = now
         return row, True
-    except IntegrityError:
-        row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-        if row is None:  # expired and deleted between our insert and our read
-            return _claim(scope, key, fingerprint)
-        return row, False
+    row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+    if row is None:  # expired and deleted between our insert and our read
+        return _claim(scope, key, fingerprint)
+    return row, False
 
 
 class IdempotencyMiddleware:
