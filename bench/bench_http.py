@@ -5,7 +5,8 @@
 1. Seeds its own database (``mo_loans_bench_http``): 1,000 customers, each with
    one active 50-week loan (5,000,000 at 10 %, taken 70 days ago), a third of
    them with 1-9 instalments paid through ``payment_make``.
-2. Serves the API with the project's gunicorn (2 sync workers) and, with an
+2. Serves the API with the project's gunicorn (gunicorn.conf.py defaults: 2
+   workers, 4 threads each) and, with an
    asyncio + httpx load generator that keeps every latency (exact percentiles):
 
    * finds each route's saturation throughput: closed loop, 16 clients,
@@ -345,7 +346,8 @@ def main() -> int:
             ]
         )
     print(
-        f"\ngunicorn 2 sync workers; saturation: closed loop, {CONCURRENCY} clients, median of "
+        f"\ngunicorn 2 workers x 4 threads; saturation: closed loop, {CONCURRENCY} clients, "
+        "median of "
         f"{ROUNDS} rounds of {SECONDS:g} s; half: open loop at 50 % of that rate for "
         f"{HALF_SECONDS:g} s\n"
     )

@@ -4,7 +4,8 @@
 
 1. Seeds its own database (``mo_loans_bench_payments``): 2,000 customers with
    2 active 50-week loans each (5,000,000 at 10 %, taken 70 days ago, unpaid).
-2. Serves the API with the project's gunicorn (2 sync workers) and drives
+2. Serves the API with the project's gunicorn (gunicorn.conf.py defaults: 2
+   workers, 4 threads each) and drives
    ``POST /api/payments`` (small amounts, unique ``external_id``, an
    ``Idempotency-Key`` as a careful client sends) with an asyncio + httpx
    closed-loop client at 1, 8 and 32 concurrent clients, in two modes:
@@ -239,7 +240,7 @@ def main() -> int:
             print(f"goal missed: hot/spread {ratio:.2f} < {GOAL_RATIO} at c={concurrency}")
 
     print(
-        f"\nPOST /api/payments, gunicorn 2 sync workers, median of {ROUNDS} rounds of "
+        f"\nPOST /api/payments, gunicorn 2 workers x 4 threads, median of {ROUNDS} rounds of "
         f"{SECONDS:g} s (ratio: median of the per-round hot/spread ratios)\n"
     )
     print_table(["mode", "clients", "payments/s", "p50 ms", "p99 ms", "errors", "hot/spread"], rows)
