@@ -19,7 +19,7 @@ from rest_framework import status
 from customers.models import Customer
 from customers.serializers import CustomerInputSerializer
 from customers.services import DUPLICATE_EXTERNAL_ID
-from mo_loans.api.errors import ApplicationError, InvalidInputError
+from mo_loans.api.errors import ApplicationError, InvalidInputError, flatten_messages
 
 # The most rows one POST /api/customers/bulk may carry; bigger loads belong to
 # ``manage.py import_customers``. The body is also capped at MAX_REQUEST_BYTES.
@@ -64,14 +64,6 @@ class InvalidRowsError(InvalidInputError):
         )
 
 
-def _messages(detail: Any) -> list[str]:
-    if isinstance(detail, dict):
-        return [f"{key}: {m}" for key, value in detail.items() for m in _messages(value)]
-    if isinstance(detail, list):
-        return [m for item in detail for m in _messages(item)]
-    return [str(detail)]
-
-
 def _row_errors(errors: Any) -> dict[int, dict[str, Any]]:
     items = errors.items() if isinstance(errors, dict) else enumerate(errors)
     return {int(index): detail for index, detail in items if detail}
@@ -97,7 +89,7 @@ def rows_validate(rows: Sequence[Any]) -> tuple[list[tuple[int, dict[str, Any]]]
         RowError(index, str(field), message)
         for index, detail in sorted(bad.items())
         for field, value in _field_items(detail)
-        for message in _messages(value)
+        for message in flatten_messages(value)
     ]
     good = [index for index in range(len(rows)) if index not in bad]
     if not good:

@@ -117,18 +117,19 @@ _DRF_CODES: dict[type[drf.APIException], str] = {
 }
 
 
-def _flatten(detail: Any) -> list[str]:
+def flatten_messages(detail: Any) -> list[str]:
+    """DRF's nested error detail as a flat list of messages (``"key: message"`` when nested)."""
     if isinstance(detail, dict):
-        return [f"{k}: {m}" for k, v in detail.items() for m in _flatten(v)]
+        return [f"{k}: {m}" for k, v in detail.items() for m in flatten_messages(v)]
     if isinstance(detail, list):
-        return [m for item in detail for m in _flatten(item)]
+        return [m for item in detail for m in flatten_messages(item)]
     return [str(detail)]
 
 
 def _fields(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
-        return {str(key): _flatten(value) for key, value in detail.items()}
-    return {"non_field_errors": _flatten(detail)}
+        return {str(key): flatten_messages(value) for key, value in detail.items()}
+    return {"non_field_errors": flatten_messages(detail)}
 
 
 def error_body(
