@@ -18,6 +18,7 @@ from loans.serializers import (
     LoanDetailOutputSerializer,
     LoanInputSerializer,
     LoanOutputSerializer,
+    LoanRejectInputSerializer,
 )
 from mo_loans.api.serializers import AsOfQuerySerializer
 from mo_loans.api.views_base import ListApi, parse
@@ -113,7 +114,7 @@ class LoanRejectApi(GenericAPIView):
 
     @extend_schema(operation_id="loans_reject", request=None, responses=LoanDetailOutputSerializer)
     def post(self, request, external_id: str):
-        parse(LoanActivateInputSerializer, request.data or {}, partial=True)
+        parse(LoanRejectInputSerializer, request.data or {})
         return loan_detail_response(services.loan_reject(external_id=external_id))
 
 

@@ -29,6 +29,10 @@ class LoanActivateInputSerializer(InputSerializer):
     taken_at = serializers.DateTimeField(required=False)
 
 
+class LoanRejectInputSerializer(InputSerializer):
+    """Rejecting takes no fields; a body, if sent, must be empty (``{}``)."""
+
+
 class LoanOutputSerializer(serializers.ModelSerializer):
     customer_external_id = serializers.CharField(source="customer.external_id")
     amount = MoneyField()

@@ -388,3 +388,14 @@ def test_lists_cost_a_constant_number_of_queries(client, django_assert_num_queri
         assert len(response.json()["results"]) >= 1
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] <= 4
+
+
+def test_reject_refuses_body_fields_and_changes_nothing(client, customer):
+    create(client)
+    response = client.post(
+        "/api/loans/L1/reject", {"taken_at": "2026-01-01T00:00:00Z"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "taken_at" in response.json()["fields"]
+    assert Loan.objects.get().status == Loan.Status.PENDING
+    assert client.post("/api/loans/L1/reject", {}, format="json").status_code == 200
