@@ -37,7 +37,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "mo_loans.api.middleware.ApiTrailingSlashMiddleware",
+    "mo_loans.api.middleware.TrailingSlashMiddleware",
     "mo_loans.observability.middleware.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -99,3 +99,10 @@ def test_unmapped_integrity_error_becomes_a_4xx_not_a_500():
     response = exception_handler(IntegrityError("boom"), {})
     assert response.status_code == 409
     assert response.data["code"] == "integrity_conflict"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/schema", "/api/customers"])
+def test_every_route_answers_with_or_without_a_trailing_slash(client, path):
+    bare, slashed = client.get(path), client.get(path + "/")
+    assert bare.status_code == slashed.status_code == 200
+    assert bare.content == slashed.content
