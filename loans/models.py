@@ -92,6 +92,10 @@ class Loan(models.Model):
         return self.external_id
 
 
+# Loans whose outstanding counts as the customer's debt now (SPEC §4 balance).
+OPEN_STATUSES = (Loan.Status.PENDING, Loan.Status.ACTIVE)
+
+
 class Installment(models.Model):
     """One weekly instalment of a loan's schedule. Due dates are fixed at activation."""
 

@@ -29,7 +29,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from billing.money import ZERO
+from billing.money import MAX_DIGITS, MONEY_PLACES, ZERO
 from billing.schedule import Terms, due_date, start_date
 from billing.state import (
     DELINQUENT_AFTER_MISSED,
@@ -39,10 +39,10 @@ from billing.state import (
     loan_state,
 )
 from customers.models import Customer
-from loans.models import Installment, Loan
+from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans.api.errors import NotFoundError
 
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+MONEY = DecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_PLACES)
 # Loans whose outstanding is debt: pending and active now; paid ones may still
 # have owed something as of an earlier date.
 DEBT_STATUSES = (Loan.Status.PENDING, Loan.Status.ACTIVE, Loan.Status.PAID)
@@ -356,9 +356,7 @@ def customer_balance(*, customer: Customer, as_of: date | None = None) -> dict:
 def customer_balance_list() -> QuerySet[Customer]:
     """Every customer with ``total_debt`` and ``available_amount`` now, as SQL annotations."""
     debt = (
-        Loan.objects.filter(
-            customer=OuterRef("pk"), status__in=(Loan.Status.PENDING, Loan.Status.ACTIVE)
-        )
+        Loan.objects.filter(customer=OuterRef("pk"), status__in=OPEN_STATUSES)
         .order_by()
         .values("customer")
         .annotate(total=Sum("outstanding"))

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.money import ZERO
 from billing.schedule import ScheduleError, make_terms, maximum_payment_date
 from customers.models import Customer
-from loans.models import Installment, Loan
+from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans import observability
 from mo_loans.api.errors import (
     BusinessRuleError,
@@ -32,9 +32,6 @@ register_constraint_error(
     field="external_id",
     message=DUPLICATE_EXTERNAL_ID,
 )
-
-# Loans whose outstanding counts against the credit line.
-OPEN_STATUSES = (Loan.Status.PENDING, Loan.Status.ACTIVE)
 
 
 def _unknown_customer(external_id: str) -> InvalidInputError:
