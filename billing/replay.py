@@ -99,9 +99,21 @@ def apply_payment(
     return allocate(positions, payment.amount)
 
 
-def replay(loans: Sequence[LedgerLoan], payments: Iterable[LedgerPayment]) -> Replay:
-    """Apply ``payments`` in value order to ``loans``, each as the earlier ones left them."""
-    paid: dict[Hashable, Decimal] = {loan.key: ZERO for loan in loans}
+def replay(
+    loans: Sequence[LedgerLoan],
+    payments: Iterable[LedgerPayment],
+    *,
+    paid: Mapping[Hashable, Decimal] | None = None,
+) -> Replay:
+    """Apply ``payments`` in value order to ``loans``, each as the earlier ones left them.
+
+    ``paid`` is what each loan had been paid before the first of ``payments``
+    (default nothing): replaying only the payments from some point in value
+    order on, from the totals the earlier ones left, gives the same shares as
+    replaying them all (the fold's prefix is unchanged).
+    """
+    start = paid or {}
+    paid = {loan.key: start.get(loan.key, ZERO) for loan in loans}
     allocations: dict[Hashable, dict[Hashable, Decimal]] = {}
     unapplied: list[Unapplied] = []
     for payment in sorted(payments, key=lambda p: p.value_order):
@@ -114,3 +126,13 @@ def replay(loans: Sequence[LedgerLoan], payments: Iterable[LedgerPayment]) -> Re
         for key, share in shares.items():
             paid[key] += share
     return Replay(allocations, paid, tuple(unapplied))
+
+
+def split(
+    payments: Iterable[LedgerPayment], at: tuple[datetime, datetime, int]
+) -> tuple[list[LedgerPayment], list[LedgerPayment]]:
+    """The payments before value-order position ``at``, and those at or after it."""
+    before, after = [], []
+    for payment in payments:
+        (before if payment.value_order < at else after).append(payment)
+    return before, after

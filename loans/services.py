@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,7 +12,6 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from billing.money import ZERO
-from billing.replay import replay
 from billing.schedule import ScheduleError, make_terms, maximum_payment_date
 from customers.locking import customer_lock
 from customers.models import Customer
@@ -25,9 +24,9 @@ from mo_loans.api.errors import (
     register_constraint_error,
 )
 from payments import ledger
-from payments.models import Payment
 
 DUPLICATE_EXTERNAL_ID = "A loan with this external_id already exists."
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 register_constraint_error(
     "loan_external_id_unique",
@@ -204,21 +203,20 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
 def _replay_if_backdated(loan: Loan, now: datetime) -> None:
     """Replay the customer when a payment made after ``taken_at`` could now have paid the loan."""
     customer = loan.customer
-    if not Payment.objects.filter(
-        customer=customer, status=Payment.Status.COMPLETED, paid_at__gte=loan.taken_at
-    ).exists():
+    book = ledger.load_book(customer, since=loan.taken_at)
+    if not book.payments:
         return
     loans = ledger.locked_loans(customer)
     loans = [loan if other.id == loan.id else other for other in loans]
-    payments = {p.id: p for p in ledger.completed_payments(customer)}
-    result = replay(ledger.ledger_loans(loans), map(ledger.ledger_payment, payments.values()))
+    at = (loan.taken_at, EARLIEST, 0)  # before every payment made at or after taken_at
+    result, current = ledger.replay_from(loans=loans, book=book, at=at)
     if not result.complete:
-        raise ledger.replay_conflict(result, payments)
+        raise ledger.replay_conflict(result, book)
     written = ledger.store_allocation(
         loans=loans,
-        payments=payments,
+        paid_at=book.paid_at,
         allocation=result.allocations,
-        current=ledger.current_allocation(payments),
+        current=current,
         paid=result.paid,
         now=now,
     )

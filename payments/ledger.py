@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.money import ZERO
-from billing.replay import LedgerLoan, LedgerPayment, Replay
+from billing.replay import LedgerLoan, LedgerPayment, Replay, replay, split
 from customers.models import Customer
 from loans.models import Loan
 from mo_loans.api.errors import BusinessRuleError
@@ -47,16 +47,39 @@ def ledger_payment(payment: Payment) -> LedgerPayment:
     )
 
 
+def ledger_position(payment: Payment) -> tuple[datetime, datetime, int]:
+    """Where ``payment`` falls in value order."""
+    return ledger_payment(payment).value_order
+
+
 def locked_loans(customer: Customer) -> list[Loan]:
     """Every loan of the customer, row-locked in id order."""
     return list(Loan.objects.select_for_update().filter(customer=customer).order_by("id"))
 
 
-def completed_payments(customer: Customer) -> list[Payment]:
-    """The customer's completed payments: the set a replay applies."""
-    return list(
-        Payment.objects.filter(customer=customer, status=Payment.Status.COMPLETED).order_by("id")
+@dataclass(frozen=True)
+class Book:
+    """A customer's completed payments, as the replay orders and the ledger stores them."""
+
+    payments: list[LedgerPayment]
+    paid_at: dict[int, datetime]
+    external_ids: dict[int, str]
+
+
+def load_book(customer: Customer, *, since: datetime | None = None) -> Book:
+    """The customer's completed payments (those with ``paid_at`` ≥ ``since``), as plain rows."""
+    rows = Payment.objects.filter(customer=customer, status=Payment.Status.COMPLETED)
+    if since is not None:
+        rows = rows.filter(paid_at__gte=since)
+    rows = rows.values_list(
+        "id", "paid_at", "recorded_at", "total_amount", "loan_id", "external_id"
     )
+    payments, paid_at, external_ids = [], {}, {}
+    for pk, paid, recorded, amount, loan_id, external_id in rows:
+        payments.append(LedgerPayment(pk, paid, recorded, pk, amount, loan_id))
+        paid_at[pk] = paid
+        external_ids[pk] = external_id
+    return Book(payments, paid_at, external_ids)
 
 
 def current_allocation(payment_ids: Iterable[int]) -> Allocation:
@@ -68,13 +91,42 @@ def current_allocation(payment_ids: Iterable[int]) -> Allocation:
     return allocation
 
 
-def replay_conflict(result: Replay, payments: Mapping[int, Payment]) -> BusinessRuleError:
-    blocked = payments[result.unapplied[0].key]
+def replay_from(
+    *,
+    loans: list[Loan],
+    book: Book,
+    at: tuple[datetime, datetime, int],
+    add: LedgerPayment | None = None,
+    drop: int | None = None,
+) -> tuple[Replay, Allocation]:
+    """Replay the customer's payments from value-order position ``at`` on.
+
+    Payments before ``at`` keep their allocation (the replay's prefix cannot
+    change), so only those at or after it are read and re-applied, starting
+    from what the loans had been paid before it: their stored totals less the
+    rows in force of the later payments. ``add`` joins the replay (a new
+    payment), ``drop`` leaves it (a reversal). Returns the replay of that
+    suffix and the allocation it replaces.
+    """
+    _, after = split(book.payments, at)
+    current = current_allocation(payment.key for payment in after)
+    paid = {loan.id: loan.paid_amount for loan in loans}
+    for shares in current.values():
+        for loan_id, amount in shares.items():
+            paid[loan_id] -= amount
+    suffix = [payment for payment in after if payment.key != drop]
+    if add is not None:
+        suffix.append(add)
+    return replay(ledger_loans(loans), suffix, paid=paid), current
+
+
+def replay_conflict(result: Replay, book: Book) -> BusinessRuleError:
+    blocked = book.external_ids[result.unapplied[0].key]
     return BusinessRuleError(
-        f"This change would leave payment '{blocked.external_id}' unable to be applied in "
-        "full; nothing was changed.",
+        f"This change would leave payment '{blocked}' unable to be applied in full; "
+        "nothing was changed.",
         code="replay_conflict",
-        extra={"payment_external_id": blocked.external_id},
+        extra={"payment_external_id": blocked},
     )
 
 
@@ -84,13 +136,13 @@ class Written:
 
     payments_changed: int
     rows_superseded: int
-    rows_written: int
+    rows: list[PaymentDetail]
 
 
 def store_allocation(
     *,
     loans: list[Loan],
-    payments: Mapping[int, Payment],
+    paid_at: Mapping[int, datetime],
     allocation: Allocation,
     current: Allocation,
     paid: Mapping[Hashable, Decimal],
@@ -117,7 +169,7 @@ def store_allocation(
             payment_id=payment_id,
             loan=by_id[loan_id],
             amount=amount,
-            paid_at=payments[payment_id].paid_at,
+            paid_at=paid_at[payment_id],
             recorded_at=now,
         )
         for payment_id in changed
@@ -137,7 +189,4 @@ def store_allocation(
         moved.append(loan)
     if moved:
         Loan.objects.bulk_update(moved, ["paid_amount", "outstanding", "status", "updated_at"])
-    for payment_id in changed:
-        if payment_id in payments:
-            payments[payment_id].detail_rows = [row for row in rows if row.payment_id == payment_id]
-    return Written(len(changed), superseded, len(rows))
+    return Written(len(changed), superseded, rows)

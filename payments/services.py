@@ -23,7 +23,7 @@ from django.db.models import Exists, Subquery
 from django.utils import timezone
 
 from billing.allocation import Overpayment
-from billing.replay import LedgerPayment, apply_payment, replay
+from billing.replay import LedgerPayment, apply_payment
 from customers.locking import customer_lock
 from customers.models import Customer
 from loans.models import Loan
@@ -203,20 +203,20 @@ def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
     payment.save(force_insert=True)
     for loan_id, share in shares.items():
         paid[loan_id] += share
-    ledger.store_allocation(
+    written = ledger.store_allocation(
         loans=loans,
-        payments={payment.id: payment},
+        paid_at={payment.id: payment.paid_at},
         allocation={payment.id: shares},
         current={},
         paid=paid,
         now=now,
     )
+    payment.detail_rows = written.rows
     return shares
 
 
 def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now: datetime):
-    """A payment that falls before others in value order: replay the customer with it."""
-    earlier = ledger.completed_payments(customer)
+    """A payment that falls before others in value order: replay the customer from it on."""
     new = LedgerPayment(
         key=None,
         paid_at=payment.paid_at,
@@ -225,16 +225,16 @@ def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now
         amount=payment.total_amount,
         target=payment.loan_id,
     )
-    result = replay(ledger.ledger_loans(loans), [*map(ledger.ledger_payment, earlier), new])
+    book = ledger.load_book(customer, since=payment.paid_at)
+    result, current = ledger.replay_from(loans=loans, book=book, at=new.value_order, add=new)
     if not result.complete:
         first = result.unapplied[0]
         if first.key is None:
             reason = _rejection_reason(payment.total_amount, first.owed)
         else:
-            blocked = next(p for p in earlier if p.id == first.key)
             reason = (
                 f"Taken at its paid_at, the payment would leave the later payment "
-                f"'{blocked.external_id}' unable to be applied in full."
+                f"'{book.external_ids[first.key]}' unable to be applied in full."
             )
         return _reject(payment, reason)
     payment.status = Payment.Status.COMPLETED
@@ -242,16 +242,15 @@ def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now
     allocation = dict(result.allocations)
     shares = allocation.pop(None)
     allocation[payment.id] = shares
-    payments = {p.id: p for p in earlier}
-    payments[payment.id] = payment
     written = ledger.store_allocation(
         loans=loans,
-        payments=payments,
+        paid_at={**book.paid_at, payment.id: payment.paid_at},
         allocation=allocation,
-        current=ledger.current_allocation(payments),
+        current=current,
         paid=result.paid,
         now=now,
     )
+    payment.detail_rows = [row for row in written.rows if row.payment_id == payment.id]
     _replayed(customer, "backdated_payment", written)
     return shares
 
@@ -293,22 +292,21 @@ def payment_reverse(*, external_id: str, reason: str) -> Payment:
                 code="invalid_state",
             )
         loans = ledger.locked_loans(customer)
-        others = [p for p in ledger.completed_payments(customer) if p.id != payment.id]
-        result = replay(ledger.ledger_loans(loans), map(ledger.ledger_payment, others))
-        payments = {p.id: p for p in others}
+        at = ledger.ledger_position(payment)
+        book = ledger.load_book(customer, since=payment.paid_at)
+        result, current = ledger.replay_from(loans=loans, book=book, at=at, drop=payment.id)
         if not result.complete:
-            raise ledger.replay_conflict(result, payments)
+            raise ledger.replay_conflict(result, book)
         now = timezone.now()
         payment.status = Payment.Status.REVERSED
         payment.reversed_at = now
         payment.reversal_reason = reason
         payment.save(update_fields=["status", "reversed_at", "reversal_reason", "updated_at"])
-        payments[payment.id] = payment
         written = ledger.store_allocation(
             loans=loans,
-            payments=payments,
+            paid_at=book.paid_at,
             allocation=result.allocations,
-            current=ledger.current_allocation(payments),
+            current=current,
             paid=result.paid,
             now=now,
         )

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.money import ZERO
-from billing.replay import LedgerLoan, LedgerPayment, apply_payment, eligible, replay
+from billing.replay import LedgerLoan, LedgerPayment, apply_payment, eligible, replay, split
 from billing.schedule import make_terms
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -167,3 +167,19 @@ def test_recording_order_never_matters_for_a_fixed_set():
     assert expected.complete
     assert replay(loans, list(reversed(payments))) == expected
     assert date(2026, 1, 1) == loans[0].start
+
+
+@settings(max_examples=200, deadline=None)
+@given(books(), st.data())
+def test_replaying_a_suffix_from_the_prefix_totals_equals_a_full_replay(book, data):
+    loans, payments = book
+    accepted = post_in_order(loans, payments)
+    full = replay(loans, accepted)
+    if not accepted:
+        return
+    pivot = data.draw(st.sampled_from(accepted)).value_order
+    before, after = split(accepted, pivot)
+    prefix = replay(loans, before)
+    suffix = replay(loans, after, paid=prefix.paid)
+    assert {**prefix.allocations, **suffix.allocations} == full.allocations
+    assert suffix.paid == full.paid
