@@ -13,6 +13,7 @@ from loans.models import Loan
 from loans.selectors import loan_start, loan_terms
 from mo_loans import observability
 from mo_loans.api.errors import InvalidInputError, register_constraint_error
+from mo_loans.db import write_transaction
 from payments.models import Payment, PaymentDetail
 
 DUPLICATE_EXTERNAL_ID = "A payment with this external_id already exists."
@@ -75,7 +76,7 @@ def payment_make(
     every money-moving service uses, so concurrent payments queue instead of
     deadlocking, and none can spend an instalment another already paid.
     """
-    with transaction.atomic(durable=True):
+    with write_transaction():
         customer = (
             Customer.objects.select_for_update().filter(external_id=customer_external_id).first()
         )
