@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+import payments.apis
 from loans.models import Loan
+from mo_loans.api.errors import InvalidInputError
 from mo_loans.api.idempotency import _fingerprint
 from mo_loans.models import IdempotencyKey
 from payments.models import Payment
@@ -68,6 +70,42 @@ def test_a_refusal_keeps_its_answer_and_none_of_its_writes(client, customer):
     assert (replay.status_code, replay.json()) == (422, first.json())
     stored = IdempotencyKey.objects.get(key="too-big")
     assert (stored.status_code, bytes(stored.body)) == (422, first.content)
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "kept"),
+    [
+        (InvalidInputError("refused after the write", code="late_refusal"), 400, True),
+        (RuntimeError("a bug after the write"), 500, False),
+    ],
+    ids=["4xx", "5xx"],
+)
+def test_an_error_after_the_write_undoes_the_write(
+    client, two_loans, monkeypatch, failure, status, kept
+):
+    """The payment is written, then answering fails: no payment, and the key tells the truth."""
+
+    class Exploding:
+        def __init__(self, payment):
+            assert Payment.objects.filter(pk=payment.pk).exists()  # really written
+
+        @property
+        def data(self):
+            raise failure
+
+    monkeypatch.setattr(payments.apis, "PaymentOutputSerializer", Exploding)
+    response = post(client, "late", PAYMENT)
+    assert response.status_code == status
+    assert not Payment.objects.exists()
+    assert Loan.objects.get(external_id="A").paid_amount == 0
+    assert IdempotencyKey.objects.filter(key="late").exists() == kept
+    monkeypatch.undo()
+    again = post(client, "late", PAYMENT)
+    if kept:
+        assert (again.status_code, again.json()) == (status, response.json())
+    else:
+        assert again.status_code == 201
+        assert Payment.objects.count() == 1
 
 
 # --- requests that are really running: real threads, their own connections ----------------
