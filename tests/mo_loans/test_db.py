@@ -2,8 +2,11 @@
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
+from customers.importing import ImportResult
+from customers.management.commands import import_customers
 from loans.models import Loan
 from mo_loans.db import request_transaction, write_transaction
 from mo_loans.dbconfig import database_settings
@@ -75,3 +78,20 @@ def test_a_write_is_durable_outside_the_request_transaction():
             pass
     with request_transaction(), write_transaction():
         pass
+
+
+def test_import_customers_lifts_the_statement_timeout_for_its_long_statements(
+    db, monkeypatch, tmp_path
+):
+    seen = []
+
+    def customer_import(**kwargs):
+        seen.append(show("statement_timeout"))
+        return ImportResult(rows=0, created=0, skipped=0, seconds=0.0)
+
+    monkeypatch.setattr(import_customers, "customer_import", customer_import)
+    file = tmp_path / "customers.csv"
+    file.write_text("external_id,score\n")
+    call_command("import_customers", str(file))
+    assert seen == ["0"]
+    assert show("statement_timeout") == "30s"  # back for whatever the connection does next
