@@ -46,6 +46,8 @@ STATE_DEPENDENT_400 = {
     # Rules across fields or against the clock, which a schema cannot state.
     "installment_too_small",
     "taken_at_in_future",
+    "paid_at_in_future",
+    "known_at_in_future",
 }
 
 
