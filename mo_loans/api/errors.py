@@ -205,7 +205,8 @@ def is_database_timeout(exc: BaseException) -> bool:
 def database_unavailable_error(exc: BaseException) -> ServiceUnavailableError:
     if is_database_timeout(exc):
         return ServiceUnavailableError(
-            "The database did not answer in time (busy with a conflicting request); retry shortly.",
+            "The database did not answer in time (a lock or a statement took too long); "
+            "nothing was written, retry shortly.",
             code="database_timeout",
         )
     return ServiceUnavailableError(
