@@ -18,7 +18,7 @@ class LoanFilter(DelinquencyFilterMixin):
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
         as_of = self.form.cleaned_data.get("as_of")
-        known_at = self.form.cleaned_data.get("known_at")
+        known_at = self.known_at_value()
         if as_of is None and known_at is None:
             return queryset
         # A list at a clock holds the loans that existed then.

@@ -39,6 +39,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("reverse_payment", "Can reverse payments")]
         indexes = [
             models.Index(fields=["customer", "paid_at"], name="payment_customer_paid_at"),
             models.Index(fields=["paid_at"], name="payment_paid_at"),

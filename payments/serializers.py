@@ -27,7 +27,10 @@ class PaymentInputSerializer(InputSerializer):
 
 class PaymentReverseInputSerializer(InputSerializer):
     reason = serializers.CharField(
-        min_length=1, max_length=REASON_MAX_LENGTH, help_text="Why the payment is reversed."
+        min_length=1,
+        max_length=REASON_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="Why the payment is reversed (1 to 200 characters, kept as sent).",
     )
 
 

@@ -277,8 +277,7 @@ def payment_reverse(*, external_id: str, reason: str) -> Payment:
     (the replay rule makes that impossible; the check stays as a backstop).
     A paid loan that owes again becomes active.
     """
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if not reason or len(reason) > REASON_MAX_LENGTH:
+    if not isinstance(reason, str) or not reason or len(reason) > REASON_MAX_LENGTH:
         raise _invalid(
             "reason", "invalid", f"Give a reason of 1 to {REASON_MAX_LENGTH} characters."
         )

@@ -35,19 +35,24 @@ class DelinquencyFilterMixin(django_filters.FilterSet):
     def filter_as_of(self, queryset, name, value):
         return queryset  # read by filter_delinquent
 
-    def filter_known_at(self, queryset, name, value):
+    def known_at_value(self):
+        """``known_at`` in UTC (None when absent); in the future it is a 400."""
+        value = self.form.cleaned_data.get("known_at")
+        if value is None:
+            return None
         try:
             value = value.astimezone(UTC)
         except OverflowError:
             raise ValidationError({"known_at": ["Date-time out of range."]}) from None
-        self.form.cleaned_data["known_at"] = refuse_future("known_at", value)
-        return queryset.filter(created_at__lte=value)
+        return refuse_future("known_at", value)
+
+    def filter_known_at(self, queryset, name, value):
+        return queryset.filter(created_at__lte=self.known_at_value())
 
     def filter_delinquent(self, queryset, name, value):
         as_of = self.form.cleaned_data.get("as_of") or timezone.localdate()
-        known_at = self.form.cleaned_data.get("known_at")
         return self.delinquent_queryset(
-            queryset, delinquent=value == "true", as_of=as_of, known_at=known_at
+            queryset, delinquent=value == "true", as_of=as_of, known_at=self.known_at_value()
         )
 
     def delinquent_queryset(self, queryset, *, delinquent, as_of, known_at):

@@ -203,7 +203,9 @@ def test_a_backdated_activation_replays_the_payments_it_could_have_taken(client,
     )
     pay(post, "P", "250", paid_at=taken(2))
     assert details(client.get("/api/payments/P").json()) == {"A": "250.00"}
-    response = post({"taken_at": taken(12).isoformat()}, path=f"/api/loans/{pending.external_id}/activate")
+    response = post(
+        {"taken_at": taken(12).isoformat()}, path=f"/api/loans/{pending.external_id}/activate"
+    )
     assert response.status_code == 200, response.json()
     # N#1 fell due 5 days ago, before A#3 (1 day from now): P pays A#1, A#2, then N#1.
     assert details(client.get("/api/payments/P").json()) == {"A": "200.00", "N": "50.00"}
