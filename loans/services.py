@@ -23,6 +23,7 @@ from mo_loans.api.errors import (
     NotFoundError,
     register_constraint_error,
 )
+from mo_loans.db import write_transaction
 from payments import ledger
 
 DUPLICATE_EXTERNAL_ID = "A loan with this external_id already exists."
@@ -78,7 +79,7 @@ def loan_create(
             str(exc), code="installment_too_small", fields={"amount": [str(exc)]}
         ) from None
 
-    with transaction.atomic(durable=True):
+    with write_transaction():
         # The customer row is the lock every money-moving service takes first,
         # so credit-line checks and payments of one customer run one at a time.
         customer = customer_lock(external_id=customer_external_id)
@@ -165,7 +166,7 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
         message = "taken_at must not be in the future."
         raise InvalidInputError(message, code="taken_at_in_future", fields={"taken_at": [message]})
     start = timezone.localdate(taken_at)
-    with transaction.atomic(durable=True):
+    with write_transaction():
         loan = _locked_loan(external_id)
         if loan.status != Loan.Status.PENDING:
             raise _invalid_state(loan, "activated")
@@ -232,7 +233,7 @@ def _replay_if_backdated(loan: Loan, now: datetime) -> None:
 
 def loan_reject(*, external_id: str) -> Loan:
     """Reject a pending loan; it then owes nothing."""
-    with transaction.atomic(durable=True):
+    with write_transaction():
         loan = _locked_loan(external_id)
         if loan.status != Loan.Status.PENDING:
             raise _invalid_state(loan, "rejected")

@@ -34,6 +34,7 @@ from mo_loans.api.errors import (
     NotFoundError,
     register_constraint_error,
 )
+from mo_loans.db import write_transaction
 from payments import ledger
 from payments.models import Payment
 
@@ -131,7 +132,7 @@ def payment_make(
     """
     if paid_at is not None and paid_at > timezone.now():
         raise _invalid("paid_at", "paid_at_in_future", "paid_at must not be in the future.")
-    with transaction.atomic(durable=True):
+    with write_transaction():
         customer = customer_lock(external_id=customer_external_id)
         if customer is None:
             raise _invalid(
@@ -279,7 +280,7 @@ def payment_reverse(*, external_id: str, reason: str) -> Payment:
         raise _invalid(
             "reason", "invalid", f"Give a reason of 1 to {REASON_MAX_LENGTH} characters."
         )
-    with transaction.atomic(durable=True):
+    with write_transaction():
         owner = Payment.objects.filter(external_id=external_id).values("customer_id").first()
         if owner is None:
             raise NotFoundError(f"No payment with external_id '{external_id}'.")
