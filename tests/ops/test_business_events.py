@@ -128,3 +128,63 @@ def test_payment_api_calls_move_the_payment_counters(client, anon_client, custom
     assert completed["details"] == [{"loan_external_id": "ops-P-L1", "amount": "150.00"}]
     assert rejected["status"] == "rejected" and rejected["details"] == []
     assert rejected["rejection_reason"]
+
+
+def test_reversals_and_replays_move_their_counters_and_log_a_line(
+    client, anon_client, customer, json_logs
+):
+    create_loan(client, "ops-R-L1", customer)
+    taken_at = (timezone.now() - timedelta(days=30)).isoformat()
+    client.post("/api/loans/ops-R-L1/activate", {"taken_at": taken_at}, format="json")
+    for external_id, days_ago in (("ops-R1", 3), ("ops-R2", 1)):
+        response = client.post(
+            "/api/payments",
+            {
+                "external_id": external_id,
+                "customer_external_id": customer,
+                "total_amount": "77.00",
+                "paid_at": (timezone.now() - timedelta(days=days_ago)).isoformat(),
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    before = scrape(anon_client)
+    late = client.post(
+        "/api/payments",
+        {
+            "external_id": "ops-R0",
+            "customer_external_id": customer,
+            "total_amount": "50.00",
+            "paid_at": (timezone.now() - timedelta(days=10)).isoformat(),
+        },
+        format="json",
+    )
+    assert late.status_code == 201, late.json()
+    reversed_ = client.post(
+        "/api/payments/ops-R1/reverse",
+        {"reason": "bounced"},
+        format="json",
+        HTTP_X_REQUEST_ID="reverse-ops-R1",
+    )
+    assert reversed_.status_code == 200, reversed_.json()
+    after = scrape(anon_client)
+
+    def delta(name, **labels):
+        key = (name, frozenset(labels.items()))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert delta("mo_loans_payments_reversed_total") == 1
+    assert delta("mo_loans_ledger_replays_total", cause="backdated_payment") == 1
+    assert delta("mo_loans_ledger_replays_total", cause="reversal") == 1
+    # One loan: every payment's share is its whole amount whatever the order, so the
+    # replays rewrite no other payment's row; only the reversed payment's row goes.
+    assert delta("mo_loans_ledger_rows_superseded_total") == 1
+    (line,) = json_logs.events("payment_reversed")
+    assert (line["payment_external_id"], line["reversal_reason"]) == ("ops-R1", "bounced")
+    assert line["request_id"] == "reverse-ops-R1"
+    replays = json_logs.events("ledger_replayed")
+    assert [(r["cause"], r["customer_external_id"]) for r in replays] == [
+        ("backdated_payment", customer),
+        ("reversal", customer),
+    ]
+    assert replays[1]["request_id"] == "reverse-ops-R1"
