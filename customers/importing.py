@@ -44,6 +44,8 @@ from customers.bulk import CUSTOMER_COLUMNS, rows_validate
 from customers.models import Customer
 from customers.parsers import csv_columns, csv_header_errors, csv_record
 from customers.services import DUPLICATE_EXTERNAL_ID
+from mo_loans import ids
+from mo_loans.api.serializers import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 FORMATS = ("csv", "json")
 MAX_ERRORS = 50
@@ -117,6 +119,15 @@ def _python_whitespace() -> str:
     return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 
 
+def _years_regex(first: int, last: int) -> str:
+    """A regular expression for the four-digit years ``first``..``last``, decade by decade."""
+    decades: list[str] = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        decades.append(f"{decade:03d}[{low}-{high}]")
+    return "(?:" + "|".join(decades) + ")"
+
+
 def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     """A SQL condition true for rows the serializer accepts as written (see module doc).
 
@@ -129,13 +140,16 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     offset = f"(?:Z|[+-](?:[01]{digit}|2[0-3]):[0-5]{digit})" + ("?" if naive_datetimes else "")
     params = {
         "ext_max": rules.EXTERNAL_ID_MAX_LENGTH,
+        "ext_re": f"^{ids.CHARACTER_CLASS}+$",
         "reserved": sorted(rules.RESERVED_EXTERNAL_IDS),
         "score_re": f"^{digit}+(?:{places})?$",
         "score_int_max": rules.SCORE_MAX_DIGITS - rules.SCORE_DECIMAL_PLACES,
-        # Years 1000-2999, so that no time zone shift can leave Python's datetime range;
-        # at most 6 decimals of a second, which Python and PostgreSQL both keep exactly.
+        # The years strictly inside the API's range: whatever the offset, the instant is
+        # in range (the first and last years go through the serializer). At most 6
+        # decimals of a second, which Python and PostgreSQL both keep exactly.
         "date_re": (
-            f"^[12]{digit * 3}-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
+            f"^{_years_regex(DATETIME_MIN_YEAR + 1, DATETIME_MAX_YEAR - 1)}"
+            f"-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
             f"(?::[0-5]{digit}(?:\\.{digit}{f'{digit}?' * 5})?)?{offset}$"
         ),
         "name_max": rules.NAME_MAX_LENGTH,
@@ -150,6 +164,7 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     condition = """coalesce(
         external_id IS NOT NULL
         AND char_length(external_id) BETWEEN 1 AND %(ext_max)s
+        AND external_id ~ %(ext_re)s
         AND external_id <> ALL(%(reserved)s)
         AND score ~ %(score_re)s
         AND octet_length(split_part(score, '.', 1)) <= %(score_int_max)s

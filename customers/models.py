@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from customers import rules
+from mo_loans import ids
 
 
 class Customer(models.Model):
@@ -32,6 +33,10 @@ class Customer(models.Model):
                 condition=~Q(external_id="")
                 & ~Q(external_id__in=sorted(rules.RESERVED_EXTERNAL_IDS)),
                 name="customer_external_id_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(external_id__regex=ids.DB_PATTERN),
+                name="customer_external_id_alphabet",
             ),
         ]
 

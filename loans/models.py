@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from customers.models import Customer
+from mo_loans import ids
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -17,7 +18,7 @@ class Loan(models.Model):
         REJECTED = 3, "rejected"
         PAID = 4, "paid"
 
-    external_id = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=ids.MAX_LENGTH)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loans")
     amount = money_field(help_text="The principal.")
     interest_rate = models.DecimalField(
@@ -42,6 +43,9 @@ class Loan(models.Model):
         indexes = [models.Index(fields=["customer", "status"], name="loan_customer_status")]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(external_id__regex=ids.DB_PATTERN), name="loan_external_id_alphabet"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
             models.CheckConstraint(
                 condition=Q(interest_rate__gte=0, interest_rate__lte=1),

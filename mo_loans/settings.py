@@ -9,6 +9,7 @@ from pathlib import Path
 
 from decouple import Csv, config
 
+from mo_loans import ids
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
 
@@ -37,9 +38,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "mo_loans.api.middleware.TrailingSlashMiddleware",
     "mo_loans.observability.middleware.RequestIdMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # After the two above, so that its own 404 (an encoded '/') is counted and has an id.
+    "mo_loans.api.middleware.TrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -133,6 +135,15 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mo_loans.api.schema.postprocess_schema",
     ],
+    # /api/…/{external_id} path parameters: the id alphabet (mo_loans.ids).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ids.MAX_LENGTH,
+            "pattern": ids.DB_PATTERN,
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.Customer.Status",
         "LoanStatusEnum": "loans.models.Loan.Status",

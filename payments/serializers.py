@@ -1,21 +1,14 @@
 from rest_framework import serializers
 
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import ExternalIdField, InputSerializer, MoneyField
 from payments.models import Payment
 
 
 class PaymentInputSerializer(InputSerializer):
-    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    external_id = ExternalIdField()
+    customer_external_id = ExternalIdField()
     total_amount = MoneyField()
-    loan_external_id = serializers.CharField(
-        min_length=1,
-        max_length=60,
-        required=False,
-        allow_null=True,
-        default=None,
-        trim_whitespace=False,
-    )
+    loan_external_id = ExternalIdField(required=False, allow_null=True, default=None)
 
 
 class PaymentDetailOutputSerializer(serializers.Serializer):

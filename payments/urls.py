@@ -4,9 +4,9 @@ from payments import apis
 
 urlpatterns = [
     path("payments", apis.PaymentListCreateApi.as_view(), name="payment-list"),
-    path("payments/<str:external_id>", apis.PaymentDetailApi.as_view(), name="payment-detail"),
+    path("payments/<id:external_id>", apis.PaymentDetailApi.as_view(), name="payment-detail"),
     path(
-        "customers/<str:external_id>/payments",
+        "customers/<id:external_id>/payments",
         apis.CustomerPaymentListApi.as_view(),
         name="customer-payments",
     ),

@@ -17,8 +17,14 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 
+from mo_loans import ids
 from mo_loans.api.idempotency import KEY_PATTERN
-from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
+from mo_loans.api.serializers import (
+    ExternalIdField,
+    InputSerializer,
+    MoneyField,
+    StrictDecimalField,
+)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -57,7 +63,7 @@ CSV_SCHEMA = {
         "and one customer per line."
     ),
     "pattern": (
-        r"^external_id,score(?:\r?\n[A-Za-z0-9_.-]{1,60},"
+        rf"^external_id,score(?:\r?\n{ids.PATTERN},"
         r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?)*\r?\n?$"
     ),
 }
@@ -122,6 +128,27 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
             "anyOf": [{"type": "string", "format": "decimal", "pattern": pattern}, number],
             "description": description,
         }
+
+
+# An external id, in a body or a path (SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"]).
+EXTERNAL_ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": ids.MAX_LENGTH,
+    "pattern": ids.DB_PATTERN,
+    "description": f"An id: {ids.ALPHABET_DESCRIPTION}.",
+}
+
+
+class ExternalIdFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ExternalIdField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = dict(EXTERNAL_ID_SCHEMA)
+        if getattr(self.target, "allow_null", False):
+            schema["nullable"] = True
+        return schema
 
 
 def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:

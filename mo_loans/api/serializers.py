@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
+from mo_loans import ids
+from mo_loans.api.errors import InvalidInputError, register_constraint_error
+from mo_loans.api.parsers import ExponentNumber
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+# Every date-time the API accepts lies in these years, in UTC: any TIME_ZONE can
+# show it (Python's datetime ends at year 9999, PostgreSQL's starts at 4713 BC).
+DATETIME_MIN_YEAR = 1900
+DATETIME_MAX_YEAR = 2200
+DATETIME_MIN = datetime(DATETIME_MIN_YEAR, 1, 1, tzinfo=UTC)
+DATETIME_END = datetime(DATETIME_MAX_YEAR + 1, 1, 1, tzinfo=UTC)  # exclusive
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -21,9 +32,15 @@ class StrictDecimalField(serializers.DecimalField):
     rest is refused. Booleans (a JSON ``true`` is an ``int`` in Python) too.
     """
 
+    default_error_messages = {
+        "exponent": "Write the number in plain notation (no exponent such as 1e3).",
+    }
+
     def to_internal_value(self, data):
         if isinstance(data, bool):
             self.fail("invalid")
+        if isinstance(data, ExponentNumber):
+            self.fail("exponent")
         if isinstance(data, str) and not _DECIMAL_SYNTAX.fullmatch(data):
             self.fail("invalid")
         value = super().to_internal_value(data)
@@ -57,6 +74,77 @@ class MoneyField(StrictDecimalField):
         if value < _ZERO:
             self.fail("negative")
         return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number written as a JSON integer: ``5``. Not ``5.0``, ``1e3``, ``"5"`` or ``true``.
+
+    DRF alone takes all of those (and ``"5.0"``); a count is never a string here.
+    """
+
+    default_error_messages = {"not_integer": "Must be a JSON integer, such as 5."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_integer")
+        return super().to_internal_value(data)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time within years 1900–2200 (UTC), so every time zone can hold it.
+
+    Without a bound, ``9999-12-31T23:59:59Z`` is stored fine but cannot be shown
+    in a time zone east of UTC, and breaks every page that lists it.
+    """
+
+    default_error_messages = {
+        "out_of_range": (
+            f"Must be between {DATETIME_MIN_YEAR}-01-01T00:00:00Z and "
+            f"{DATETIME_MAX_YEAR}-12-31T23:59:59Z."
+        ),
+    }
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not DATETIME_MIN <= parsed < DATETIME_END:
+            self.fail("out_of_range")
+        return parsed
+
+
+class ExternalIdField(serializers.CharField):
+    """A client's id of a customer, loan or payment, in the one id alphabet (:mod:`mo_loans.ids`).
+
+    Never trimmed or normalised: the id stored is exactly the id sent.
+    """
+
+    default_error_messages = {"alphabet": f"Must be {ids.ALPHABET_DESCRIPTION}."}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("min_length", 1)
+        kwargs.setdefault("max_length", ids.MAX_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not ids.in_alphabet(value):  # the length is min_length's and max_length's
+            self.fail("alphabet")
+        return value
+
+
+# The CHECK constraints behind ExternalIdField: should one ever trip, it is the same 400.
+for _constraint in (
+    "customer_external_id_alphabet",
+    "loan_external_id_alphabet",
+    "payment_external_id_alphabet",
+):
+    register_constraint_error(
+        _constraint,
+        InvalidInputError,
+        code="invalid",
+        field="external_id",
+        message=ExternalIdField.default_error_messages["alphabet"],
+    )
 
 
 class InputSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -139,3 +140,18 @@ def test_every_line_gunicorn_and_the_app_write_is_json(server):
     assert access["user_agent"] == NASTY_AGENT
     assert access["status"] == 200 and access["path"] == "/healthz"
     assert isinstance(access["duration_ms"], int)
+
+
+def test_gunicorn_passes_the_raw_path_so_an_encoded_slash_is_no_route(server):
+    base, _, _, _ = server
+    request = urllib.request.Request(  # noqa: S310 (http to localhost)
+        f"{base}/api/customers/acme%2F", method="PATCH", data=b"{}"
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310
+    # 404 before authentication: the path names no resource. Routed as "acme", it would be 401.
+    assert answer.value.code == 404
+    assert json.loads(answer.value.read())["code"] == "route_not_found"
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{base}/api/customers/acme/", timeout=5)  # noqa: S310
+    assert answer.value.code == 401
