@@ -117,11 +117,17 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
                 "maximum": MAX_MONEY,
                 "multipleOf": 0.01,
             }
-            description = 'Money: a string such as "110000.00" or a JSON number, 2 decimals.'
+            description = (
+                'Money: a string such as "110000.00" or a JSON number in plain notation '
+                "(110000, 110000.5; never 1.1e5), at most 2 decimals."
+            )
         elif field.min_value == 0 and field.max_value == 1 and field.decimal_places == 4:
             pattern = RATE_PATTERN
             number = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001}
-            description = "A fraction from 0 to 1 with at most 4 decimals, string or number."
+            description = (
+                "A fraction from 0 to 1 with at most 4 decimals: a string or a JSON number "
+                "in plain notation (no exponent)."
+            )
         else:  # pragma: no cover - every StrictDecimalField today is one of the above
             return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
         return {

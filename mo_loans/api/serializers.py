@@ -97,15 +97,20 @@ class BoundedDateTimeField(serializers.DateTimeField):
     in a time zone east of UTC, and breaks every page that lists it.
     """
 
-    default_error_messages = {
-        "out_of_range": (
-            f"Must be between {DATETIME_MIN_YEAR}-01-01T00:00:00Z and "
-            f"{DATETIME_MAX_YEAR}-12-31T23:59:59Z."
-        ),
-    }
+    _OUT_OF_RANGE = (
+        f"Must be between {DATETIME_MIN_YEAR}-01-01T00:00:00Z and "
+        f"{DATETIME_MAX_YEAR}-12-31T23:59:59Z."
+    )
+    # DRF's own "overflow" (a value beyond Python's datetime once shifted) says the same.
+    default_error_messages = {"out_of_range": _OUT_OF_RANGE, "overflow": _OUT_OF_RANGE}
 
     def to_internal_value(self, value):
-        parsed = super().to_internal_value(value)
+        try:
+            parsed = super().to_internal_value(value)
+        except OverflowError:
+            # DRF checks a naive value's local time without guarding the shift to UTC:
+            # 0001-01-01 in a zone whose old local mean time is ahead of UTC overflows.
+            self.fail("out_of_range")
         if not DATETIME_MIN <= parsed < DATETIME_END:
             self.fail("out_of_range")
         return parsed
