@@ -35,7 +35,10 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# A throwaway SECRET_KEY when none is set (settings refuse to start without one
+# once DATABASE_HOST is set; the embedded database uses the checkout's .secret_key).
 test: lint
+	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -12,12 +12,39 @@ from decouple import Csv, config
 from mo_loans import ids
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
+from mo_loans.settings_checks import checkout_secret_key, secret_key_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = config("SECRET_KEY", default="insecure-dev-key-change-me-in-production")
 DEBUG = config("DEBUG", default=False, cast=bool)
+# No built-in default. Only a checkout on the embedded database (no DATABASE_HOST)
+# makes its own random key, kept in the git-ignored .secret_key.
+SECRET_KEY = config("SECRET_KEY", default="")
+if not SECRET_KEY and not config("DATABASE_HOST", default=""):
+    SECRET_KEY = checkout_secret_key(BASE_DIR / ".secret_key")
+secret_key_check(key=SECRET_KEY, debug=DEBUG)
 ALLOWED_HOSTS = config("ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver", cast=Csv())
+
+# --- HTTPS (docs/operations.md, "Security settings") ---------------------------
+# HTTPS=True: clients reach the service over HTTPS through a proxy that ends TLS
+# and sets X-Forwarded-Proto. It turns on the settings below, each of which can
+# also be set on its own. `manage.py check --deploy` is clean with it.
+HTTPS = config("HTTPS", default=False, cast=bool)
+if config("SECURE_PROXY_SSL_HEADER", default=HTTPS, cast=bool):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=HTTPS, cast=bool)
+# Probes and Prometheus talk plain HTTP to the pod: never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
+SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS, cast=bool)
+CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS, cast=bool)
+SECURE_HSTS_SECONDS = config(
+    "SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0, cast=int
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS, cast=bool
+)
+SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS, cast=bool)
+CSRF_TRUSTED_ORIGINS = config("CSRF_TRUSTED_ORIGINS", default="", cast=Csv())
 
 INSTALLED_APPS = [
     "django.contrib.admin",
