@@ -37,12 +37,8 @@ SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=HTTPS, cast=bool)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
 SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS, cast=bool)
 CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS, cast=bool)
-SECURE_HSTS_SECONDS = config(
-    "SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0, cast=int
-)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = config(
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS, cast=bool
-)
+SECURE_HSTS_SECONDS = config("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS, cast=bool)
 SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS, cast=bool)
 CSRF_TRUSTED_ORIGINS = config("CSRF_TRUSTED_ORIGINS", default="", cast=Csv())
 
@@ -66,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mo_loans.observability.middleware.RequestIdMiddleware",
+    "mo_loans.observability.views.MetricsPortMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # After the two above, so that its own 404 (an encoded '/') is counted and has an id.
     "mo_loans.api.middleware.TrailingSlashMiddleware",
@@ -192,8 +189,14 @@ IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")
 LOG_FORMAT = config("LOG_FORMAT", default="json")
 LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
-# GET /metrics: cluster-internal, no API key. False removes the route.
+# GET /metrics (mo_loans.observability.views). False removes the route.
 METRICS_ENABLED = config("METRICS_ENABLED", default=True, cast=bool)
+# Set: /metrics answers on the API port (and the metrics port) only to
+# "Authorization: Bearer <token>". Unset: not served on the API port at all.
+METRICS_TOKEN = config("METRICS_TOKEN", default="")
+# A second listener that serves /metrics only (gunicorn.conf.py binds it on
+# METRICS_BIND). 0: none.
+METRICS_PORT = config("METRICS_PORT", default=0, cast=int)
 # Portfolio gauges: seconds a process reuses its last answer; query time limit.
 METRICS_PORTFOLIO_TTL = config("METRICS_PORTFOLIO_TTL", default=30, cast=int)
 METRICS_PORTFOLIO_TIMEOUT_MS = config("METRICS_PORTFOLIO_TIMEOUT_MS", default=5000, cast=int)

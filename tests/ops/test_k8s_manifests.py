@@ -66,9 +66,21 @@ def test_probes_use_readyz_and_healthz():
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["port"] == "http"
-    (port,) = container["ports"]
+    (port,) = [port for port in container["ports"] if port["name"] == "http"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"EXPOSE {port['containerPort']}" in dockerfile
+
+
+def test_metrics_have_their_own_port_that_no_service_exposes():
+    container = api_container()
+    config = load("configmap.yaml")["data"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports["metrics"] == int(config["METRICS_PORT"])
+    annotations = load("deployment.yaml")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == config["METRICS_PORT"]
+    service_ports = [port["targetPort"] for port in load("service.yaml")["spec"]["ports"]]
+    assert service_ports == ["http"]
+    assert "METRICS_TOKEN" not in config  # a secret, when used
 
 
 def test_pods_run_locked_down_as_the_images_user():
