@@ -4,6 +4,7 @@ Every value comes from the environment or ``settings.ini`` through
 python-decouple; ``settings.ini.example`` lists them all.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_prometheus",
+    "axes",
     "mo_loans",
     "customers",
     "loans",
@@ -76,6 +78,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mo_loans.api.idempotency.IdempotencyMiddleware",
     "mo_loans.observability.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login with 429.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "mo_loans.urls"
@@ -134,7 +143,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = config("MAX_REQUEST_BYTES", default=10 * 1024 * 10
 REST_FRAMEWORK = {
     # Names the Api-Key scheme so that a request without a valid key is 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": ["mo_loans.api.auth.ApiKeyChallenge"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework_api_key.permissions.HasAPIKey"],
+    # HasAPIKey, and 429 for an address with too many failed keys (mo_loans.api.throttling).
+    "DEFAULT_PERMISSION_CLASSES": ["mo_loans.api.throttling.HasAPIKeyOrThrottled"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["mo_loans.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -175,6 +185,21 @@ SPECTACULAR_SETTINGS = {
         "InstallmentStatusEnum": "loans.serializers.INSTALLMENT_STATUSES",
     },
 }
+
+# --- failed authentication (mo_loans.api.throttling) -------------------------------
+# How many of the right-most X-Forwarded-For entries our own proxies add (1 behind
+# the Ingress); 0 trusts none and counts the peer address.
+TRUSTED_PROXY_COUNT = config("TRUSTED_PROXY_COUNT", default=0, cast=int)
+# Failed API keys per client address before its calls are 429 ("10/min", "100/hour").
+AUTH_FAILURE_RATE = config("AUTH_FAILURE_RATE", default="10/min")
+# The admin login (django-axes): failures per address, then locked for the cool-off.
+AXES_FAILURE_LIMIT = config("ADMIN_LOGIN_FAILURE_LIMIT", default=5, cast=int)
+AXES_COOLOFF_TIME = timedelta(minutes=config("ADMIN_LOGIN_COOLOFF_MINUTES", default=15, cast=int))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mo_loans.api.throttling.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 # Billing defaults (SPEC §4).
 BILLING_DEFAULT_INTEREST_RATE = config(

@@ -1,6 +1,15 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Failed-key counts (mo_loans.api.throttling) never carry from one test to the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
