@@ -48,6 +48,7 @@ from mo_loans import ids
 from mo_loans.api.serializers import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 FORMATS = ("csv", "json")
+STAGING_SCHEMA = "customers_import"
 MAX_ERRORS = 50
 _CHUNK = 1 << 20  # bytes per COPY write
 _BATCH = 2000  # rows judged by the serializer at once
@@ -334,7 +335,10 @@ class _Import:
         self.max_errors = max_errors
         self.progress = progress
         self.unit = "line" if fmt == "csv" else "record"
-        self.stage = f"customers_import_{uuid.uuid4().hex}"
+        # In the customers_import schema, where the app's role may create tables
+        # (migration customers 0051); never next to the ledger in public.
+        self.stage_name = f"stage_{uuid.uuid4().hex}"
+        self.stage = f"{STAGING_SCHEMA}.{self.stage_name}"
         self.customers = connection.ops.quote_name(Customer._meta.db_table)
         self.size = path.stat().st_size
         self.errors = 0  # error rows staged so far
@@ -440,7 +444,7 @@ class _Import:
         )
         if not odd_rows:
             return rows
-        held = f"{self.stage}_odd"
+        held = f"{self.stage_name}_odd"
         self.sql(
             f"CREATE TEMP TABLE {held} ON COMMIT DROP AS SELECT line, "
             f"{', '.join(CUSTOMER_COLUMNS)} FROM {self.stage} WHERE {odd}",

@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -10,7 +11,11 @@ class Customer(models.Model):
         ACTIVE = 1, "active"
         INACTIVE = 2, "inactive"
 
-    external_id = models.CharField(max_length=rules.EXTERNAL_ID_MAX_LENGTH)
+    external_id = models.CharField(
+        max_length=rules.EXTERNAL_ID_MAX_LENGTH,
+        # For the admin's form; the API's serializers and a CHECK say the same.
+        validators=[RegexValidator(ids.DB_PATTERN, f"Must be {ids.ALPHABET_DESCRIPTION}.")],
+    )
     score = models.DecimalField(
         max_digits=rules.SCORE_MAX_DIGITS,
         decimal_places=rules.SCORE_DECIMAL_PLACES,

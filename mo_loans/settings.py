@@ -116,6 +116,10 @@ DATABASES = {
         port=config("DATABASE_PORT", default="5432"),
         embedded_data_dir=BASE_DIR / config("EMBEDDED_DB_DIR", default=".pgdata"),
         conn_max_age=config("DATABASE_CONN_MAX_AGE", default=60, cast=int),
+        # The role `manage.py migrate` connects as (mo_loans.dbroles); the API
+        # itself connects as DATABASE_USER, which owns nothing. Empty: the same.
+        owner_user=config("DATABASE_OWNER_USER", default=""),
+        owner_password=config("DATABASE_OWNER_PASSWORD", default=""),
     )
 }
 # The same backend, wrapped by django-prometheus to time every query (docs/operations.md).

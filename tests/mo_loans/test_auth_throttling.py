@@ -73,3 +73,15 @@ def test_repeated_admin_login_failures_are_throttled(client, settings):
         "/admin/login/", {"username": "ops", "password": "right-password"}, format="multipart"
     )
     assert response.status_code == 429
+
+
+def test_the_admin_login_form_still_logs_staff_in():
+    get_user_model().objects.create_superuser("ops", "ops@example.com", "right-password")
+    browser = APIClient()
+    response = browser.post(
+        "/admin/login/?next=/admin/",
+        {"username": "ops", "password": "right-password", "next": "/admin/"},
+        format="multipart",
+    )
+    assert response.status_code == 302
+    assert browser.get("/admin/").status_code == 200
