@@ -45,7 +45,7 @@ from customers.models import Customer
 from customers.parsers import csv_columns, csv_header_errors, csv_record
 from customers.services import DUPLICATE_EXTERNAL_ID
 from mo_loans import ids
-from mo_loans.api.serializers import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
+from mo_loans.api.serializers import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR, years_regex
 
 FORMATS = ("csv", "json")
 STAGING_SCHEMA = "customers_import"
@@ -120,15 +120,6 @@ def _python_whitespace() -> str:
     return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 
 
-def _years_regex(first: int, last: int) -> str:
-    """A regular expression for the four-digit years ``first``..``last``, decade by decade."""
-    decades: list[str] = []
-    for decade in range(first // 10, last // 10 + 1):
-        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
-        decades.append(f"{decade:03d}[{low}-{high}]")
-    return "(?:" + "|".join(decades) + ")"
-
-
 def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     """A SQL condition true for rows the serializer accepts as written (see module doc).
 
@@ -145,11 +136,10 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
         "reserved": sorted(rules.RESERVED_EXTERNAL_IDS),
         "score_re": f"^{digit}+(?:{places})?$",
         "score_int_max": rules.SCORE_MAX_DIGITS - rules.SCORE_DECIMAL_PLACES,
-        # The years strictly inside the API's range: whatever the offset, the instant is
-        # in range (the first and last years go through the serializer). At most 6
-        # decimals of a second, which Python and PostgreSQL both keep exactly.
+        # Written in the API's years (BoundedDateTimeField); at most 6 decimals of a
+        # second, which Python and PostgreSQL both keep exactly.
         "date_re": (
-            f"^{_years_regex(DATETIME_MIN_YEAR + 1, DATETIME_MAX_YEAR - 1)}"
+            f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}"
             f"-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
             f"(?::[0-5]{digit}(?:\\.{digit}{f'{digit}?' * 5})?)?{offset}$"
         ),

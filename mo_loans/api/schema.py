@@ -20,6 +20,10 @@ from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerial
 from mo_loans import ids
 from mo_loans.api.idempotency import KEY_PATTERN
 from mo_loans.api.serializers import (
+    DATETIME_MAX_YEAR,
+    DATETIME_MIN_YEAR,
+    YEAR_PATTERN,
+    BoundedDateTimeField,
     ExternalIdField,
     InputSerializer,
     MoneyField,
@@ -51,6 +55,7 @@ ERROR_DESCRIPTIONS = {
     "413": "The request body is larger than the server accepts.",
     "415": "The request body is not JSON.",
     "422": "A valid request that the business rules refuse.",
+    "429": "Too many failed API keys from this client address; retry after `Retry-After`.",
     "503": "The database is unavailable; retry later.",
 }
 
@@ -157,8 +162,24 @@ class ExternalIdFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
+class BoundedDateTimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A date-time written in the years the API takes (``pattern`` on the year)."""
+
+    target_class = BoundedDateTimeField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = YEAR_PATTERN
+            schema["description"] = (
+                f"ISO 8601, written in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
+            )
+        return schema
+
+
 def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
-    codes = ["400", "401", "503"]
+    codes = ["400", "401", "429", "503"]
     has_path_param = any(p.get("in") == "path" for p in operation.get("parameters", []))
     paginated = any(p.get("name") == "page" for p in operation.get("parameters", []))
     if has_path_param or paginated:
@@ -178,6 +199,10 @@ def _error_response(code: str) -> dict[str, Any]:
     if code == "401":
         response["headers"] = {
             "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Api-Key`"}
+        }
+    if code == "429":
+        response["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
         }
     return response
 

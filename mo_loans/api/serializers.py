@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -16,12 +15,25 @@ from mo_loans.api.parsers import ExponentNumber
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
-# Every date-time the API accepts lies in these years, in UTC: any TIME_ZONE can
+# Every date-time the API accepts is written in these years: any TIME_ZONE can
 # show it (Python's datetime ends at year 9999, PostgreSQL's starts at 4713 BC).
 DATETIME_MIN_YEAR = 1900
 DATETIME_MAX_YEAR = 2200
-DATETIME_MIN = datetime(DATETIME_MIN_YEAR, 1, 1, tzinfo=UTC)
-DATETIME_END = datetime(DATETIME_MAX_YEAR + 1, 1, 1, tzinfo=UTC)  # exclusive
+# The first four digits of an ISO 8601 date-time are its year.
+_YEAR = re.compile(r"([0-9]{4})-")
+
+
+def years_regex(first: int, last: int) -> str:
+    """A regular expression for the four-digit years ``first``..``last``, decade by decade."""
+    decades = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        decades.append(f"{decade:03d}[{low}-{high}]")
+    return "(?:" + "|".join(decades) + ")"
+
+
+# The same rule for the schema (and the import's SQL): text that starts with such a year.
+YEAR_PATTERN = f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}-"
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -91,29 +103,28 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date-time within years 1900–2200 (UTC), so every time zone can hold it.
+    """An ISO 8601 date-time whose year, as written, is 1900 to 2200.
 
     Without a bound, ``9999-12-31T23:59:59Z`` is stored fine but cannot be shown
-    in a time zone east of UTC, and breaks every page that lists it.
+    in a time zone east of UTC, and breaks every page that lists it (and
+    ``0001-01-01`` in some zones breaks DRF itself). Any instant within a day of
+    these years can be shown in every time zone. The year is read from the text
+    as written, so the rule is the schema's pattern exactly (``YEAR_PATTERN``).
     """
 
-    _OUT_OF_RANGE = (
-        f"Must be between {DATETIME_MIN_YEAR}-01-01T00:00:00Z and "
-        f"{DATETIME_MAX_YEAR}-12-31T23:59:59Z."
-    )
+    _OUT_OF_RANGE = f"Must be a date-time in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
     # DRF's own "overflow" (a value beyond Python's datetime once shifted) says the same.
     default_error_messages = {"out_of_range": _OUT_OF_RANGE, "overflow": _OUT_OF_RANGE}
 
     def to_internal_value(self, value):
+        written = _YEAR.match(value) if isinstance(value, str) else None
+        year = int(written.group(1)) if written else getattr(value, "year", None)
+        if year is not None and not DATETIME_MIN_YEAR <= year <= DATETIME_MAX_YEAR:
+            self.fail("out_of_range")
         try:
-            parsed = super().to_internal_value(value)
-        except OverflowError:
-            # DRF checks a naive value's local time without guarding the shift to UTC:
-            # 0001-01-01 in a zone whose old local mean time is ahead of UTC overflows.
+            return super().to_internal_value(value)
+        except OverflowError:  # DRF leaves one shift to UTC unguarded
             self.fail("out_of_range")
-        if not DATETIME_MIN <= parsed < DATETIME_END:
-            self.fail("out_of_range")
-        return parsed
 
 
 class ExternalIdField(serializers.CharField):
