@@ -45,7 +45,8 @@ from customers.models import Customer
 from customers.parsers import csv_columns, csv_header_errors, csv_record
 from customers.services import DUPLICATE_EXTERNAL_ID
 from mo_loans import ids
-from mo_loans.api.serializers import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR, years_regex
+from mo_loans.api.serializers import years_regex
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 FORMATS = ("csv", "json")
 STAGING_SCHEMA = "customers_import"

@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from customers import rules
 from mo_loans import ids
+from mo_loans.limits import INSTANT_END, INSTANT_MIN
 
 
 class Customer(models.Model):
@@ -42,6 +43,12 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=Q(external_id__regex=ids.DB_PATTERN),
                 name="customer_external_id_alphabet",
+            ),
+            # Written in the years 1900-2200 (mo_loans.limits): every time zone can show it.
+            models.CheckConstraint(
+                condition=Q(preapproved_at__isnull=True)
+                | Q(preapproved_at__gte=INSTANT_MIN, preapproved_at__lt=INSTANT_END),
+                name="customer_preapproved_at_range",
             ),
         ]
 

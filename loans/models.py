@@ -5,6 +5,7 @@ from billing.money import MAX_DIGITS, MONEY_PLACES
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from customers.models import Customer
 from mo_loans import ids
+from mo_loans.limits import INSTANT_END, INSTANT_MIN
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -45,6 +46,12 @@ class Loan(models.Model):
             models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
             models.CheckConstraint(
                 condition=Q(external_id__regex=ids.DB_PATTERN), name="loan_external_id_alphabet"
+            ),
+            # Written in the years 1900-2200 (mo_loans.limits): every time zone can show it.
+            models.CheckConstraint(
+                condition=Q(taken_at__isnull=True)
+                | Q(taken_at__gte=INSTANT_MIN, taken_at__lt=INSTANT_END),
+                name="loan_taken_at_range",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
             models.CheckConstraint(

@@ -9,8 +9,9 @@ then grants the app role (``DATABASE_USER``) exactly what the app does:
 * ``DELETE`` only on the framework tables the app deletes from: idempotency
   keys, sessions, the admin's users, groups and log, API keys, login attempts;
   never on customers, loans, instalments, payments or payment details;
-* ``USAGE`` on the sequences, and ``CREATE`` in the ``customers_import`` schema
-  for ``import_customers``' staging tables.
+* ``USAGE`` on the sequences, ``SELECT`` on ``django_migrations`` (so that
+  ``migrate --check`` tells whether the schema is current), and ``CREATE`` in
+  the ``customers_import`` schema for ``import_customers``' staging tables.
 
 It gets no ``TRUNCATE``, ``REFERENCES`` or ``TRIGGER``, and, owning nothing,
 cannot ``ALTER``, ``DROP`` or disable triggers; not being a superuser it
@@ -58,6 +59,8 @@ def app_role_grants(role: str) -> list[sql.Composable]:
         sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(tables(ledger + other), who),
         sql.SQL("GRANT DELETE ON {} TO {}").format(tables(other), who),
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(who),
+        # Read-only: `migrate --check`, `showmigrations` and makemigrations' checks.
+        sql.SQL("GRANT SELECT ON django_migrations TO {}").format(who),
         sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
             sql.Identifier(IMPORT_SCHEMA), who
         ),

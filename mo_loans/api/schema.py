@@ -20,8 +20,6 @@ from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerial
 from mo_loans import ids
 from mo_loans.api.idempotency import KEY_PATTERN
 from mo_loans.api.serializers import (
-    DATETIME_MAX_YEAR,
-    DATETIME_MIN_YEAR,
     YEAR_PATTERN,
     BoundedDateTimeField,
     ExternalIdField,
@@ -29,6 +27,7 @@ from mo_loans.api.serializers import (
     MoneyField,
     StrictDecimalField,
 )
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

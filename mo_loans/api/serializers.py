@@ -11,14 +11,11 @@ from billing.money import MAX_DIGITS, MONEY_PLACES
 from mo_loans import ids
 from mo_loans.api.errors import InvalidInputError, register_constraint_error
 from mo_loans.api.parsers import ExponentNumber
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
-# Every date-time the API accepts is written in these years: any TIME_ZONE can
-# show it (Python's datetime ends at year 9999, PostgreSQL's starts at 4713 BC).
-DATETIME_MIN_YEAR = 1900
-DATETIME_MAX_YEAR = 2200
 # The first four digits of an ISO 8601 date-time are its year.
 _YEAR = re.compile(r"([0-9]{4})-")
 
@@ -147,6 +144,19 @@ class ExternalIdField(serializers.CharField):
             self.fail("alphabet")
         return value
 
+
+# The CHECK constraints behind BoundedDateTimeField: should one trip, the same 400.
+for _constraint, _field in (
+    ("customer_preapproved_at_range", "preapproved_at"),
+    ("loan_taken_at_range", "taken_at"),
+):
+    register_constraint_error(
+        _constraint,
+        InvalidInputError,
+        code="invalid",
+        field=_field,
+        message=BoundedDateTimeField._OUT_OF_RANGE,
+    )
 
 # The CHECK constraints behind ExternalIdField: should one ever trip, it is the same 400.
 for _constraint in (

@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from customers.models import Customer
 from loans.models import Loan
@@ -245,3 +246,22 @@ def test_a_key_given_twice_in_a_nested_object_is_400(client):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_request"
+
+
+@pytest.mark.parametrize("value", ["9999-12-31 23:59:59+00", "0001-01-01 00:00:00+00"])
+def test_the_database_refuses_date_times_no_time_zone_could_show(value):
+    """So that no row, however written, can break a list page in another TIME_ZONE."""
+    from django.db import IntegrityError, connection, transaction
+
+    CustomerFactory(external_id="legacy")
+    loan = make_loan(external_id="L1", amount="100", term_weeks=2, taken_at=timezone.now())
+    for statement in (
+        "UPDATE customers_customer SET preapproved_at = %s WHERE external_id = 'legacy'",
+        f"UPDATE loans_loan SET taken_at = %s WHERE id = {loan.pk}",
+    ):
+        with (
+            pytest.raises(IntegrityError, match="_range"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [value])
