@@ -79,7 +79,7 @@ def test_the_init_script_makes_an_owner_an_app_role_and_their_database():
     from django.db import connection
 
     s = connection.settings_dict
-    name = f"h11b_init_{secrets.token_hex(4)}"
+    name = f"mo_loans_init_{secrets.token_hex(4)}"
     server = {
         "host": s["HOST"] or None,
         "port": s["PORT"] or None,
