@@ -15,7 +15,7 @@ RUN pip install -r requirements.txt
 # Fixed ids: Kubernetes runs the pod as 10001 (deploy/k8s, runAsNonRoot).
 RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app --home /app app
 COPY --chown=app:app . .
-RUN DATABASE_HOST=unused SECRET_KEY=build python manage.py collectstatic --noinput
+RUN DATABASE_HOST=unused SECRET_KEY=collectstatic-at-build-time python manage.py collectstatic --noinput
 
 USER 10001:10001
 EXPOSE 8000

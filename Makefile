@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench bench-http db-stop clean
+.PHONY: run test lint format migrate bench bench-http db-stop clean clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+# A throwaway SECRET_KEY when none is set (settings refuse to start without one
+# once DATABASE_HOST is set; the embedded database uses the checkout's .secret_key).
 test: lint
+	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -49,5 +52,18 @@ bench-http: $(VENV)/.dev
 db-stop:
 	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
 
+# Removes the virtual environment only. The embedded database (.pgdata/, your
+# customers, loans and payments) stays: deleting it is `make clean-db`.
 clean: db-stop
-	rm -rf $(VENV) .pgdata
+	rm -rf $(VENV)
+
+# Deletes the embedded database for good (and this checkout's .secret_key). It
+# asks first; FORCE=1 skips the question (scripts, CI).
+clean-db:
+	@if [ -d .pgdata ] && [ "$(FORCE)" != "1" ]; then \
+	  printf 'Delete the embedded database in .pgdata/ and everything in it? Type "delete" to confirm: '; \
+	  read answer; \
+	  if [ "$$answer" != "delete" ]; then echo "Kept .pgdata/."; exit 1; fi; \
+	fi
+	-@if [ -x $(BIN)/python ]; then $(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"; fi
+	rm -rf .pgdata .secret_key

@@ -56,8 +56,20 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["MO_LOANS_OWN_METRICS_DIR"] = "1"
 
 
+# --- the metrics port -------------------------------------------------------------
+# METRICS_PORT: every worker also listens on METRICS_BIND:METRICS_PORT, where the
+# app serves /metrics and nothing else (mo_loans.observability.views). Added in
+# on_starting, so that it joins whatever --bind the command line gave.
+metrics_port = int(os.environ.get("METRICS_PORT", "0") or 0)
+metrics_bind = os.environ.get("METRICS_BIND", "127.0.0.1")
+
+
 def on_starting(server):
     """Start every run with an empty metrics folder: old files would add stale counts."""
+    if metrics_port:
+        address = f"{metrics_bind}:{metrics_port}"
+        if address not in server.cfg.bind:
+            server.cfg.set("bind", [*server.cfg.bind, address])
     path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):

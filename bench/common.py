@@ -54,6 +54,15 @@ def setup_django(database_name: str) -> None:
     import django
 
     django.setup()
+    # The benchmarks seed and empty their own scratch databases: they connect as
+    # the database owner (the app role may not TRUNCATE), as the test suite does.
+    from django.conf import settings
+
+    from mo_loans.dbroles import owner_credentials
+
+    owner = owner_credentials(settings.DATABASES["default"])
+    if owner:
+        settings.DATABASES["default"].update(owner)
 
 
 def recreate_database(*, migrate: bool = True) -> None:
@@ -75,6 +84,10 @@ def recreate_database(*, migrate: bool = True) -> None:
         ident = sql.Identifier(name)
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+        # A scratch database: its seeders may TRUNCATE the ledger (payments 0051).
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET mo_loans.allow_ledger_truncate = 'on'").format(ident)
+        )
     if migrate:
         call_command("migrate", verbosity=0, interactive=False)
 

@@ -13,6 +13,10 @@ class CustomerAdmin(admin.ModelAdmin):
     ordering = ["-id"]
     show_full_result_count = False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Customers are parties to the ledger: never deleted (the app role may not either).
+        return False
+
     def get_readonly_fields(self, request, obj=None):
         # The external id is the client's key for the customer: fixed once created.
         return [*self.readonly_fields, "external_id"] if obj else self.readonly_fields

@@ -44,8 +44,12 @@ from customers.bulk import CUSTOMER_COLUMNS, rows_validate
 from customers.models import Customer
 from customers.parsers import csv_columns, csv_header_errors, csv_record
 from customers.services import DUPLICATE_EXTERNAL_ID
+from mo_loans import ids
+from mo_loans.api.serializers import years_regex
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 FORMATS = ("csv", "json")
+STAGING_SCHEMA = "customers_import"
 MAX_ERRORS = 50
 _CHUNK = 1 << 20  # bytes per COPY write
 _BATCH = 2000  # rows judged by the serializer at once
@@ -129,13 +133,15 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     offset = f"(?:Z|[+-](?:[01]{digit}|2[0-3]):[0-5]{digit})" + ("?" if naive_datetimes else "")
     params = {
         "ext_max": rules.EXTERNAL_ID_MAX_LENGTH,
+        "ext_re": f"^{ids.CHARACTER_CLASS}+$",
         "reserved": sorted(rules.RESERVED_EXTERNAL_IDS),
         "score_re": f"^{digit}+(?:{places})?$",
         "score_int_max": rules.SCORE_MAX_DIGITS - rules.SCORE_DECIMAL_PLACES,
-        # Years 1000-2999, so that no time zone shift can leave Python's datetime range;
-        # at most 6 decimals of a second, which Python and PostgreSQL both keep exactly.
+        # Written in the API's years (BoundedDateTimeField); at most 6 decimals of a
+        # second, which Python and PostgreSQL both keep exactly.
         "date_re": (
-            f"^[12]{digit * 3}-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
+            f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}"
+            f"-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
             f"(?::[0-5]{digit}(?:\\.{digit}{f'{digit}?' * 5})?)?{offset}$"
         ),
         "name_max": rules.NAME_MAX_LENGTH,
@@ -150,6 +156,7 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     condition = """coalesce(
         external_id IS NOT NULL
         AND char_length(external_id) BETWEEN 1 AND %(ext_max)s
+        AND external_id ~ %(ext_re)s
         AND external_id <> ALL(%(reserved)s)
         AND score ~ %(score_re)s
         AND octet_length(split_part(score, '.', 1)) <= %(score_int_max)s
@@ -319,7 +326,10 @@ class _Import:
         self.max_errors = max_errors
         self.progress = progress
         self.unit = "line" if fmt == "csv" else "record"
-        self.stage = f"customers_import_{uuid.uuid4().hex}"
+        # In the customers_import schema, where the app's role may create tables
+        # (migration customers 0051); never next to the ledger in public.
+        self.stage_name = f"stage_{uuid.uuid4().hex}"
+        self.stage = f"{STAGING_SCHEMA}.{self.stage_name}"
         self.customers = connection.ops.quote_name(Customer._meta.db_table)
         self.size = path.stat().st_size
         self.errors = 0  # error rows staged so far
@@ -425,7 +435,7 @@ class _Import:
         )
         if not odd_rows:
             return rows
-        held = f"{self.stage}_odd"
+        held = f"{self.stage_name}_odd"
         self.sql(
             f"CREATE TEMP TABLE {held} ON COMMIT DROP AS SELECT line, "
             f"{', '.join(CUSTOMER_COLUMNS)} FROM {self.stage} WHERE {odd}",

@@ -1,7 +1,10 @@
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from customers import rules
+from mo_loans import ids
+from mo_loans.limits import INSTANT_END, INSTANT_MIN
 
 
 class Customer(models.Model):
@@ -9,7 +12,11 @@ class Customer(models.Model):
         ACTIVE = 1, "active"
         INACTIVE = 2, "inactive"
 
-    external_id = models.CharField(max_length=rules.EXTERNAL_ID_MAX_LENGTH)
+    external_id = models.CharField(
+        max_length=rules.EXTERNAL_ID_MAX_LENGTH,
+        # For the admin's form; the API's serializers and a CHECK say the same.
+        validators=[RegexValidator(ids.DB_PATTERN, f"Must be {ids.ALPHABET_DESCRIPTION}.")],
+    )
     score = models.DecimalField(
         max_digits=rules.SCORE_MAX_DIGITS,
         decimal_places=rules.SCORE_DECIMAL_PLACES,
@@ -32,6 +39,16 @@ class Customer(models.Model):
                 condition=~Q(external_id="")
                 & ~Q(external_id__in=sorted(rules.RESERVED_EXTERNAL_IDS)),
                 name="customer_external_id_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(external_id__regex=ids.DB_PATTERN),
+                name="customer_external_id_alphabet",
+            ),
+            # Written in the years 1900-2200 (mo_loans.limits): every time zone can show it.
+            models.CheckConstraint(
+                condition=Q(preapproved_at__isnull=True)
+                | Q(preapproved_at__gte=INSTANT_MIN, preapproved_at__lt=INSTANT_END),
+                name="customer_preapproved_at_range",
             ),
         ]
 

@@ -2,7 +2,12 @@ from rest_framework import serializers
 
 from customers import rules
 from customers.models import Customer
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import (
+    BoundedDateTimeField,
+    ExternalIdField,
+    InputSerializer,
+    MoneyField,
+)
 
 
 def validate_external_id(value: str) -> str:
@@ -14,14 +19,9 @@ def validate_external_id(value: str) -> str:
 class CustomerInputSerializer(InputSerializer):
     """The rules for one new customer, shared by the single, bulk and import paths."""
 
-    external_id = serializers.CharField(
-        min_length=1,
-        max_length=rules.EXTERNAL_ID_MAX_LENGTH,
-        validators=[validate_external_id],
-        trim_whitespace=False,
-    )
+    external_id = ExternalIdField(validators=[validate_external_id])
     score = MoneyField(positive=False)
-    preapproved_at = serializers.DateTimeField(required=False, allow_null=True)
+    preapproved_at = BoundedDateTimeField(required=False, allow_null=True)
     name = serializers.CharField(
         required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH, default=""
     )

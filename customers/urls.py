@@ -6,5 +6,5 @@ urlpatterns = [
     path("customers", apis.CustomerListCreateApi.as_view(), name="customer-list"),
     # Before customers/<external_id>: "bulk" is a reserved word, never an external id.
     path("customers/bulk", apis.CustomerBulkCreateApi.as_view(), name="customer-bulk"),
-    path("customers/<str:external_id>", apis.CustomerDetailApi.as_view(), name="customer-detail"),
+    path("customers/<id:external_id>", apis.CustomerDetailApi.as_view(), name="customer-detail"),
 ]

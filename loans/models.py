@@ -4,6 +4,8 @@ from django.db.models import F, Q
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS, Terms
 from customers.models import Customer
+from mo_loans import ids
+from mo_loans.limits import INSTANT_END, INSTANT_MIN
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -17,7 +19,7 @@ class Loan(models.Model):
         REJECTED = 3, "rejected"
         PAID = 4, "paid"
 
-    external_id = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=ids.MAX_LENGTH)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loans")
     amount = money_field(help_text="The principal.")
     interest_rate = models.DecimalField(
@@ -58,6 +60,15 @@ class Loan(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(external_id__regex=ids.DB_PATTERN), name="loan_external_id_alphabet"
+            ),
+            # Written in the years 1900-2200 (mo_loans.limits): every time zone can show it.
+            models.CheckConstraint(
+                condition=Q(taken_at__isnull=True)
+                | Q(taken_at__gte=INSTANT_MIN, taken_at__lt=INSTANT_END),
+                name="loan_taken_at_range",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
             models.CheckConstraint(
                 condition=Q(interest_rate__gte=0, interest_rate__lte=1),

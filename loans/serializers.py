@@ -2,17 +2,24 @@ from rest_framework import serializers
 
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from loans.models import Loan
-from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
+from mo_loans.api.serializers import (
+    BoundedDateTimeField,
+    ExternalIdField,
+    InputSerializer,
+    MoneyField,
+    StrictDecimalField,
+    StrictIntegerField,
+)
 
 
 class LoanInputSerializer(InputSerializer):
-    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    external_id = ExternalIdField()
+    customer_external_id = ExternalIdField()
     amount = MoneyField()
     interest_rate = StrictDecimalField(
         max_digits=5, decimal_places=4, min_value=0, max_value=1, required=False
     )
-    term_weeks = serializers.IntegerField(
+    term_weeks = StrictIntegerField(
         min_value=MIN_TERM_WEEKS, max_value=MAX_TERM_WEEKS, required=False
     )
     contract_version = serializers.CharField(
@@ -26,7 +33,7 @@ class LoanInputSerializer(InputSerializer):
 
 
 class LoanActivateInputSerializer(InputSerializer):
-    taken_at = serializers.DateTimeField(
+    taken_at = BoundedDateTimeField(
         required=False, help_text="When the loan was taken (default now; never in the future)."
     )
 

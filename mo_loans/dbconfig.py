@@ -2,6 +2,11 @@
 
 With ``DATABASE_HOST`` set we use that server; without it, the embedded
 PostgreSQL of this checkout (see :mod:`mo_loans.embedded_db`).
+
+``USER`` is the app's role, which owns nothing; ``OWNER`` (our own key, which
+Django ignores) holds the credentials ``manage.py migrate`` uses
+(:mod:`mo_loans.dbroles`). On the embedded server the app connects as
+``mo_loans_app`` and the server's superuser migrates, as in production.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mo_loans.embedded_db import embedded_server, ensure_database
+from mo_loans.embedded_db import APP_ROLE, embedded_server, ensure_database
 
 
 def database_settings(
@@ -24,6 +29,8 @@ def database_settings(
     lock_timeout_ms: int = 5000,
     statement_timeout_ms: int = 30000,
     client_check_interval_ms: int = 1000,
+    owner_user: str = "",
+    owner_password: str = "",
 ) -> dict[str, Any]:
     base: dict[str, Any] = {
         "ENGINE": "django.db.backends.postgresql",
@@ -41,10 +48,23 @@ def database_settings(
         "TEST": {"NAME": f"test_{name}"},
     }
     if host:
-        return base | {"USER": user, "PASSWORD": password, "HOST": host, "PORT": port}
+        owner = {"USER": owner_user or user, "PASSWORD": owner_password if owner_user else password}
+        return base | {
+            "USER": user,
+            "PASSWORD": password,
+            "HOST": host,
+            "PORT": port,
+            "OWNER": owner,
+        }
     server = embedded_server(embedded_data_dir)
     ensure_database(server, name)
-    return base | {"USER": server.user, "PASSWORD": "", "HOST": server.socket_dir, "PORT": ""}
+    return base | {
+        "USER": APP_ROLE,
+        "PASSWORD": "",
+        "HOST": server.socket_dir,
+        "PORT": "",
+        "OWNER": {"USER": server.user, "PASSWORD": ""},
+    }
 
 
 def session_options(

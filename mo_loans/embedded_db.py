@@ -21,6 +21,8 @@ import psycopg
 from psycopg import sql
 
 SUPERUSER = "postgres"
+# The role the app connects as; the superuser owns the database and migrates it.
+APP_ROLE = "mo_loans_app"
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,17 @@ def embedded_server(data_dir: Path) -> EmbeddedServer:
 
 
 def ensure_database(server: EmbeddedServer, name: str) -> None:
-    """Create database ``name`` on the embedded server unless it exists."""
+    """Create the app's role and database ``name`` on the embedded server unless they exist."""
     with psycopg.connect(
         host=server.socket_dir, user=server.user, dbname="postgres", autocommit=True
     ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                conn.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    ).format(sql.Identifier(APP_ROLE))
+                )
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             # Another process may create it between our check and our CREATE.

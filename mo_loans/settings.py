@@ -4,19 +4,44 @@ Every value comes from the environment or ``settings.ini`` through
 python-decouple; ``settings.ini.example`` lists them all.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from decouple import Csv, config
 
+from mo_loans import ids
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
+from mo_loans.settings_checks import checkout_secret_key, secret_key_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = config("SECRET_KEY", default="insecure-dev-key-change-me-in-production")
 DEBUG = config("DEBUG", default=False, cast=bool)
+# No built-in default. Only a checkout on the embedded database (no DATABASE_HOST)
+# makes its own random key, kept in the git-ignored .secret_key.
+SECRET_KEY = config("SECRET_KEY", default="")
+if not SECRET_KEY and not config("DATABASE_HOST", default=""):
+    SECRET_KEY = checkout_secret_key(BASE_DIR / ".secret_key")
+secret_key_check(key=SECRET_KEY, debug=DEBUG)
 ALLOWED_HOSTS = config("ALLOWED_HOSTS", default="127.0.0.1,localhost,testserver", cast=Csv())
+
+# --- HTTPS (docs/operations.md, "Security settings") ---------------------------
+# HTTPS=True: clients reach the service over HTTPS through a proxy that ends TLS
+# and sets X-Forwarded-Proto. It turns on the settings below, each of which can
+# also be set on its own. `manage.py check --deploy` is clean with it.
+HTTPS = config("HTTPS", default=False, cast=bool)
+if config("SECURE_PROXY_SSL_HEADER", default=HTTPS, cast=bool):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = config("SECURE_SSL_REDIRECT", default=HTTPS, cast=bool)
+# Probes and Prometheus talk plain HTTP to the pod: never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
+SESSION_COOKIE_SECURE = config("SESSION_COOKIE_SECURE", default=HTTPS, cast=bool)
+CSRF_COOKIE_SECURE = config("CSRF_COOKIE_SECURE", default=HTTPS, cast=bool)
+SECURE_HSTS_SECONDS = config("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS, cast=bool)
+SECURE_HSTS_PRELOAD = config("SECURE_HSTS_PRELOAD", default=HTTPS, cast=bool)
+CSRF_TRUSTED_ORIGINS = config("CSRF_TRUSTED_ORIGINS", default="", cast=Csv())
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -30,6 +55,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_prometheus",
+    "axes",
     "mo_loans",
     "customers",
     "loans",
@@ -37,9 +63,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "mo_loans.api.middleware.TrailingSlashMiddleware",
     "mo_loans.observability.middleware.RequestIdMiddleware",
+    "mo_loans.observability.views.MetricsPortMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # After the two above, so that its own 404 (an encoded '/') is counted and has an id.
+    "mo_loans.api.middleware.TrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,6 +78,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mo_loans.api.idempotency.IdempotencyMiddleware",
     "mo_loans.observability.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login with 429.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "mo_loans.urls"
@@ -87,6 +122,10 @@ DATABASES = {
         client_check_interval_ms=config(
             "DATABASE_CLIENT_CHECK_INTERVAL_MS", default=1000, cast=int
         ),
+        # The role `manage.py migrate` connects as (mo_loans.dbroles); the API
+        # itself connects as DATABASE_USER, which owns nothing. Empty: the same.
+        owner_user=config("DATABASE_OWNER_USER", default=""),
+        owner_password=config("DATABASE_OWNER_PASSWORD", default=""),
     )
 }
 # The same backend, wrapped by django-prometheus to time every query (docs/operations.md).
@@ -114,7 +153,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = config("MAX_REQUEST_BYTES", default=10 * 1024 * 10
 REST_FRAMEWORK = {
     # Names the Api-Key scheme so that a request without a valid key is 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": ["mo_loans.api.auth.ApiKeyChallenge"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework_api_key.permissions.HasAPIKey"],
+    # HasAPIKey, and 429 for an address with too many failed keys (mo_loans.api.throttling).
+    "DEFAULT_PERMISSION_CLASSES": ["mo_loans.api.throttling.HasAPIKeyOrThrottled"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["mo_loans.api.parsers.DecimalJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -139,6 +179,15 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mo_loans.api.schema.postprocess_schema",
     ],
+    # /api/…/{external_id} path parameters: the id alphabet (mo_loans.ids).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ids.MAX_LENGTH,
+            "pattern": ids.DB_PATTERN,
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.Customer.Status",
         "LoanStatusEnum": "loans.models.Loan.Status",
@@ -146,6 +195,21 @@ SPECTACULAR_SETTINGS = {
         "InstallmentStatusEnum": "loans.serializers.INSTALLMENT_STATUSES",
     },
 }
+
+# --- failed authentication (mo_loans.api.throttling) -------------------------------
+# How many of the right-most X-Forwarded-For entries our own proxies add (1 behind
+# the Ingress); 0 trusts none and counts the peer address.
+TRUSTED_PROXY_COUNT = config("TRUSTED_PROXY_COUNT", default=0, cast=int)
+# Failed API keys per client address before its calls are 429 ("10/min", "100/hour").
+AUTH_FAILURE_RATE = config("AUTH_FAILURE_RATE", default="10/min")
+# The admin login (django-axes): failures per address, then locked for the cool-off.
+AXES_FAILURE_LIMIT = config("ADMIN_LOGIN_FAILURE_LIMIT", default=5, cast=int)
+AXES_COOLOFF_TIME = timedelta(minutes=config("ADMIN_LOGIN_COOLOFF_MINUTES", default=15, cast=int))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mo_loans.api.throttling.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 # Billing defaults (SPEC §4).
 BILLING_DEFAULT_INTEREST_RATE = config(
@@ -160,8 +224,14 @@ IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast
 LOG_LEVEL = config("LOG_LEVEL", default="INFO")
 LOG_FORMAT = config("LOG_FORMAT", default="json")
 LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
-# GET /metrics: cluster-internal, no API key. False removes the route.
+# GET /metrics (mo_loans.observability.views). False removes the route.
 METRICS_ENABLED = config("METRICS_ENABLED", default=True, cast=bool)
+# Set: /metrics answers on the API port (and the metrics port) only to
+# "Authorization: Bearer <token>". Unset: not served on the API port at all.
+METRICS_TOKEN = config("METRICS_TOKEN", default="")
+# A second listener that serves /metrics only (gunicorn.conf.py binds it on
+# METRICS_BIND). 0: none.
+METRICS_PORT = config("METRICS_PORT", default=0, cast=int)
 # Portfolio gauges: seconds a process reuses its last answer; query time limit.
 METRICS_PORTFOLIO_TTL = config("METRICS_PORTFOLIO_TTL", default=30, cast=int)
 METRICS_PORTFOLIO_TIMEOUT_MS = config("METRICS_PORTFOLIO_TIMEOUT_MS", default=5000, cast=int)

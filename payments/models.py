@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from customers.models import Customer
 from loans.models import Loan, money_field
+from mo_loans import ids
 
 
 class Payment(models.Model):
@@ -46,6 +47,10 @@ class Payment(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="payment_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(external_id__regex=ids.DB_PATTERN),
+                name="payment_external_id_alphabet",
+            ),
             models.CheckConstraint(
                 condition=Q(total_amount__gt=0), name="payment_total_amount_positive"
             ),

@@ -1,23 +1,21 @@
 from rest_framework import serializers
 
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import (
+    BoundedDateTimeField,
+    ExternalIdField,
+    InputSerializer,
+    MoneyField,
+)
 from payments.models import Payment
 from payments.services import REASON_MAX_LENGTH
 
 
 class PaymentInputSerializer(InputSerializer):
-    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    external_id = ExternalIdField()
+    customer_external_id = ExternalIdField()
     total_amount = MoneyField()
-    loan_external_id = serializers.CharField(
-        min_length=1,
-        max_length=60,
-        required=False,
-        allow_null=True,
-        default=None,
-        trim_whitespace=False,
-    )
-    paid_at = serializers.DateTimeField(
+    loan_external_id = ExternalIdField(required=False, allow_null=True, default=None)
+    paid_at = BoundedDateTimeField(
         required=False,
         allow_null=True,
         default=None,

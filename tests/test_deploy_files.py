@@ -1,10 +1,16 @@
 """No Docker engine runs here, so the deployment files are checked against their schemas."""
 
+import os
+import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+import pytest
 import yaml
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,3 +47,88 @@ def test_dockerfile_runs_gunicorn_as_a_non_root_user_with_a_healthcheck():
     assert user_lines and user_lines[-1] not in {"USER root", "USER 0"}
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert any(line.startswith("CMD") and "gunicorn" in line for line in lines)
+
+
+def test_compose_gives_the_owners_credentials_to_the_migration_only():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    api, migrate = services["api"]["environment"], services["migrate"]["environment"]
+    assert not {"DATABASE_OWNER_USER", "DATABASE_OWNER_PASSWORD"} & set(api)
+    assert migrate["DATABASE_OWNER_USER"] != migrate["DATABASE_USER"] == api["DATABASE_USER"]
+    script = (ROOT / "deploy/postgres/init-roles.sh").read_text()
+    assert f'OWNER="${{MO_LOANS_OWNER:-{migrate["DATABASE_OWNER_USER"]}}}"' in script
+    assert f'APP="${{MO_LOANS_APP:-{api["DATABASE_USER"]}}}"' in script
+    assert f'DB="${{MO_LOANS_DATABASE:-{api["DATABASE_NAME"]}}}"' in script
+    mounts = services["db"]["volumes"]
+    assert any(
+        m.startswith("./deploy/postgres/init-roles.sh:/docker-entrypoint-initdb.d/") for m in mounts
+    )
+
+
+def _psql_dir() -> str:
+    found = shutil.which("psql")
+    if found:
+        return str(Path(found).parent)
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin")
+
+
+@pytest.mark.django_db
+def test_the_init_script_makes_an_owner_an_app_role_and_their_database():
+    from django.db import connection
+
+    s = connection.settings_dict
+    name = f"mo_loans_init_{secrets.token_hex(4)}"
+    server = {
+        "host": s["HOST"] or None,
+        "port": s["PORT"] or None,
+        "user": s["USER"],
+        "password": s["PASSWORD"] or None,
+    }
+    env = os.environ | {
+        "PATH": _psql_dir() + os.pathsep + os.environ.get("PATH", ""),
+        "PGHOST": str(s["HOST"]),
+        "PGPORT": str(s["PORT"] or 5432),
+        "PGUSER": s["USER"],
+        "PGPASSWORD": s["PASSWORD"] or "",
+        "MO_LOANS_DATABASE": name,
+        "MO_LOANS_OWNER": f"{name}_owner",
+        "MO_LOANS_APP": f"{name}_app",
+        "MO_LOANS_OWNER_PASSWORD": "owner-pw",
+        "MO_LOANS_APP_PASSWORD": "app-pw",
+    }
+    env.pop("POSTGRES_USER", None)
+    try:
+        result = subprocess.run(
+            ["sh", str(ROOT / "deploy/postgres/init-roles.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        with psycopg.connect(dbname="postgres", **server) as conn:
+            owner = conn.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+            assert owner == (f"{name}_owner",)
+            roles = conn.execute(
+                "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles"
+                " WHERE rolname LIKE %s ORDER BY rolname",
+                [f"{name}_%"],
+            ).fetchall()
+            assert roles == [
+                (f"{name}_app", False, False, False),
+                (f"{name}_owner", False, False, False),
+            ]
+            public = conn.execute(
+                "SELECT has_database_privilege('public', %s, 'CONNECT')", [name]
+            ).fetchone()
+            assert public == (False,)
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            for role in (f"{name}_app", f"{name}_owner"):
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -1,7 +1,28 @@
-from django.http import HttpRequest, HttpResponse
+import re
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from mo_loans.api.errors import error_body
 
 # Django's admin and static files keep their own slash conventions.
 _SLASHED_PREFIXES = ("/admin/", "/static/")
+# A slash sent percent-encoded: data inside a segment, never a separator.
+_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
+
+
+def raw_path(request: HttpRequest) -> str | None:
+    """The path as the client wrote it, still percent-encoded, when the server tells.
+
+    ``PATH_INFO`` is decoded, so ``/api/customers/acme%2F`` and
+    ``/api/customers/acme/`` look the same there. gunicorn passes the request
+    line's target as ``RAW_URI``; uWSGI, Apache and others as ``REQUEST_URI``.
+    """
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    if not raw:
+        return None
+    if "://" in raw.split("?", 1)[0]:  # absolute-form target: http://host/path
+        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+    return raw.split("?", 1)[0].split("#", 1)[0]
 
 
 class TrailingSlashMiddleware:
@@ -10,6 +31,11 @@ class TrailingSlashMiddleware:
     Routes (``/api/…``, ``/healthz``, ``/readyz``, ``/metrics``) are declared
     without the slash; a request that has one is routed as if it had not.
     Nothing is redirected, so a client's POST is never bounced.
+
+    Only a slash the client wrote as ``/`` is a separator. ``%2F`` is a slash
+    inside a segment; no route and no external id has one, so such a path is
+    a 404 — never read as another resource (``acme%2F`` is not ``acme``,
+    ``x%2Floans`` is not ``x``'s loans).
     """
 
     def __init__(self, get_response):
@@ -17,6 +43,14 @@ class TrailingSlashMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if len(path) > 1 and path.endswith("/") and not path.startswith(_SLASHED_PREFIXES):
+        if path.startswith(_SLASHED_PREFIXES):
+            return self.get_response(request)
+        raw = raw_path(request)
+        if raw is not None and _ENCODED_SLASH.search(raw):
+            return JsonResponse(
+                error_body("route_not_found", "No such route: a path segment holds a '/'."),
+                status=404,
+            )
+        if len(path) > 1 and path.endswith("/"):
             request.path_info = path.rstrip("/") or "/"
         return self.get_response(request)

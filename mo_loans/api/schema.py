@@ -17,8 +17,17 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 
+from mo_loans import ids
 from mo_loans.api.idempotency import KEY_PATTERN
-from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
+from mo_loans.api.serializers import (
+    YEAR_PATTERN,
+    BoundedDateTimeField,
+    ExternalIdField,
+    InputSerializer,
+    MoneyField,
+    StrictDecimalField,
+)
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -45,6 +54,7 @@ ERROR_DESCRIPTIONS = {
     "413": "The request body is larger than the server accepts.",
     "415": "The request body is not JSON.",
     "422": "A valid request that the business rules refuse.",
+    "429": "Too many failed API keys from this client address; retry after `Retry-After`.",
     "503": "The database is unavailable or too busy; nothing was written, retry later.",
 }
 
@@ -57,7 +67,7 @@ CSV_SCHEMA = {
         "and one customer per line."
     ),
     "pattern": (
-        r"^external_id,score(?:\r?\n[A-Za-z0-9_.-]{1,60},"
+        rf"^external_id,score(?:\r?\n{ids.PATTERN},"
         r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?)*\r?\n?$"
     ),
 }
@@ -111,11 +121,17 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
                 "maximum": MAX_MONEY,
                 "multipleOf": 0.01,
             }
-            description = 'Money: a string such as "110000.00" or a JSON number, 2 decimals.'
+            description = (
+                'Money: a string such as "110000.00" or a JSON number in plain notation '
+                "(110000, 110000.5; never 1.1e5), at most 2 decimals."
+            )
         elif field.min_value == 0 and field.max_value == 1 and field.decimal_places == 4:
             pattern = RATE_PATTERN
             number = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001}
-            description = "A fraction from 0 to 1 with at most 4 decimals, string or number."
+            description = (
+                "A fraction from 0 to 1 with at most 4 decimals: a string or a JSON number "
+                "in plain notation (no exponent)."
+            )
         else:  # pragma: no cover - every StrictDecimalField today is one of the above
             return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
         return {
@@ -124,8 +140,45 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
         }
 
 
+# An external id, in a body or a path (SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"]).
+EXTERNAL_ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": ids.MAX_LENGTH,
+    "pattern": ids.DB_PATTERN,
+    "description": f"An id: {ids.ALPHABET_DESCRIPTION}.",
+}
+
+
+class ExternalIdFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ExternalIdField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = dict(EXTERNAL_ID_SCHEMA)
+        if getattr(self.target, "allow_null", False):
+            schema["nullable"] = True
+        return schema
+
+
+class BoundedDateTimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A date-time written in the years the API takes (``pattern`` on the year)."""
+
+    target_class = BoundedDateTimeField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = YEAR_PATTERN
+            schema["description"] = (
+                f"ISO 8601, written in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
+            )
+        return schema
+
+
 def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
-    codes = ["400", "401", "503"]
+    codes = ["400", "401", "429", "503"]
     has_path_param = any(p.get("in") == "path" for p in operation.get("parameters", []))
     paginated = any(p.get("name") == "page" for p in operation.get("parameters", []))
     if has_path_param or paginated:
@@ -145,6 +198,10 @@ def _error_response(code: str) -> dict[str, Any]:
     if code == "401":
         response["headers"] = {
             "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Api-Key`"}
+        }
+    if code == "429":
+        response["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
         }
     return response
 

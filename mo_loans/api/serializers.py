@@ -9,10 +9,29 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
-from mo_loans.api.errors import InvalidInputError
+from mo_loans import ids
+from mo_loans.api.errors import InvalidInputError, register_constraint_error
+from mo_loans.api.parsers import ExponentNumber
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+# The first four digits of an ISO 8601 date-time are its year.
+_YEAR = re.compile(r"([0-9]{4})-")
+
+
+def years_regex(first: int, last: int) -> str:
+    """A regular expression for the four-digit years ``first``..``last``, decade by decade."""
+    decades = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10) % 10, min(last, decade * 10 + 9) % 10
+        decades.append(f"{decade:03d}[{low}-{high}]")
+    return "(?:" + "|".join(decades) + ")"
+
+
+# The same rule for the schema (and the import's SQL): text that starts with such a year.
+YEAR_PATTERN = f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}-"
 
 
 class StrictDecimalField(serializers.DecimalField):
@@ -23,9 +42,15 @@ class StrictDecimalField(serializers.DecimalField):
     rest is refused. Booleans (a JSON ``true`` is an ``int`` in Python) too.
     """
 
+    default_error_messages = {
+        "exponent": "Write the number in plain notation (no exponent such as 1e3).",
+    }
+
     def to_internal_value(self, data):
         if isinstance(data, bool):
             self.fail("invalid")
+        if isinstance(data, ExponentNumber):
+            self.fail("exponent")
         if isinstance(data, str) and not _DECIMAL_SYNTAX.fullmatch(data):
             self.fail("invalid")
         value = super().to_internal_value(data)
@@ -61,6 +86,94 @@ class MoneyField(StrictDecimalField):
         return value
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number written as a JSON integer: ``5``. Not ``5.0``, ``1e3``, ``"5"`` or ``true``.
+
+    DRF alone takes all of those (and ``"5.0"``); a count is never a string here.
+    """
+
+    default_error_messages = {"not_integer": "Must be a JSON integer, such as 5."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("not_integer")
+        return super().to_internal_value(data)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time whose year, as written, is 1900 to 2200.
+
+    Without a bound, ``9999-12-31T23:59:59Z`` is stored fine but cannot be shown
+    in a time zone east of UTC, and breaks every page that lists it (and
+    ``0001-01-01`` in some zones breaks DRF itself). Any instant within a day of
+    these years can be shown in every time zone. The year is read from the text
+    as written, so the rule is the schema's pattern exactly (``YEAR_PATTERN``).
+    """
+
+    _OUT_OF_RANGE = f"Must be a date-time in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
+    # DRF's own "overflow" (a value beyond Python's datetime once shifted) says the same.
+    default_error_messages = {"out_of_range": _OUT_OF_RANGE, "overflow": _OUT_OF_RANGE}
+
+    def to_internal_value(self, value):
+        written = _YEAR.match(value) if isinstance(value, str) else None
+        year = int(written.group(1)) if written else getattr(value, "year", None)
+        if year is not None and not DATETIME_MIN_YEAR <= year <= DATETIME_MAX_YEAR:
+            self.fail("out_of_range")
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:  # DRF leaves one shift to UTC unguarded
+            self.fail("out_of_range")
+
+
+class ExternalIdField(serializers.CharField):
+    """A client's id of a customer, loan or payment, in the one id alphabet (:mod:`mo_loans.ids`).
+
+    Never trimmed or normalised: the id stored is exactly the id sent.
+    """
+
+    default_error_messages = {"alphabet": f"Must be {ids.ALPHABET_DESCRIPTION}."}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("min_length", 1)
+        kwargs.setdefault("max_length", ids.MAX_LENGTH)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not ids.in_alphabet(value):  # the length is min_length's and max_length's
+            self.fail("alphabet")
+        return value
+
+
+# The CHECK constraints behind BoundedDateTimeField: should one trip, the same 400.
+for _constraint, _field in (
+    ("customer_preapproved_at_range", "preapproved_at"),
+    ("loan_taken_at_range", "taken_at"),
+):
+    register_constraint_error(
+        _constraint,
+        InvalidInputError,
+        code="invalid",
+        field=_field,
+        message=BoundedDateTimeField._OUT_OF_RANGE,
+    )
+
+# The CHECK constraints behind ExternalIdField: should one ever trip, it is the same 400.
+for _constraint in (
+    "customer_external_id_alphabet",
+    "loan_external_id_alphabet",
+    "payment_external_id_alphabet",
+):
+    register_constraint_error(
+        _constraint,
+        InvalidInputError,
+        code="invalid",
+        field="external_id",
+        message=ExternalIdField.default_error_messages["alphabet"],
+    )
+
+
 class InputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not know.
 
@@ -94,7 +207,7 @@ class AsOfQuerySerializer(InputSerializer):
     """
 
     as_of = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
-    known_at = serializers.DateTimeField(required=False)
+    known_at = BoundedDateTimeField(required=False)
 
     def validate(self, attrs):
         refuse_future("known_at", attrs.get("known_at"))

@@ -37,6 +37,38 @@ def test_no_database_host_starts_the_embedded_server_in_the_checkout():
         embedded_data_dir=data_dir,
     )
     assert (data_dir / "PG_VERSION").exists()
-    assert config["USER"] == "postgres"
+    # The app connects as a role that owns nothing; the superuser migrates.
+    assert config["USER"] == "mo_loans_app"
+    assert config["OWNER"] == {"USER": "postgres", "PASSWORD": ""}
     with psycopg.connect(host=config["HOST"], user=config["USER"], dbname=config["NAME"]) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == ("mo_loans_settings_probe",)
+        assert conn.execute(
+            "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() == (False, False)
+
+
+def test_the_owner_credentials_are_kept_apart_from_the_apps(tmp_path):
+    config = database_settings(
+        name="ledger",
+        user="app",
+        password="app-pw",
+        host="db.internal",
+        port="5432",
+        embedded_data_dir=tmp_path,
+        owner_user="owner",
+        owner_password="owner-pw",
+    )
+    assert (config["USER"], config["PASSWORD"]) == ("app", "app-pw")
+    assert config["OWNER"] == {"USER": "owner", "PASSWORD": "owner-pw"}
+
+
+def test_without_an_owner_the_app_user_migrates(tmp_path):
+    config = database_settings(
+        name="ledger",
+        user="app",
+        password="pw",
+        host="db.internal",
+        port="5432",
+        embedded_data_dir=tmp_path,
+    )
+    assert config["OWNER"] == {"USER": "app", "PASSWORD": "pw"}

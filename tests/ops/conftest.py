@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.test import APIClient
 
 from mo_loans.logging_json import JsonFormatter, RequestIdFilter
 from mo_loans.observability.portfolio import portfolio_collector
@@ -33,10 +34,27 @@ def parse_metrics(text: str) -> Scrape:
     return scrape
 
 
+METRICS_TOKEN = "metrics-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings):
+    """/metrics on the API port needs METRICS_TOKEN; these tests scrape it there."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+
 @pytest.fixture
-def scrape(anon_client):
+def prometheus() -> APIClient:
+    """A client that scrapes as Prometheus does: ``Authorization: Bearer <METRICS_TOKEN>``."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    return client
+
+
+@pytest.fixture
+def scrape(prometheus):
     def _scrape() -> Scrape:
-        response = anon_client.get("/metrics")
+        response = prometheus.get("/metrics")
         assert response.status_code == 200
         return parse_metrics(response.content.decode())
 

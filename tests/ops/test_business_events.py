@@ -6,7 +6,7 @@ import pytest
 from django.urls import resolve
 from django.utils import timezone
 
-from tests.ops.conftest import parse_metrics
+from tests.ops.conftest import METRICS_TOKEN, parse_metrics
 
 # The services report after their transaction commits (transaction.on_commit),
 # so these tests commit for real.
@@ -18,7 +18,8 @@ def _payments_api_exists() -> bool:
 
 
 def scrape(client) -> dict:
-    return parse_metrics(client.get("/metrics").content.decode())
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    return parse_metrics(response.content.decode())
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,20 +32,25 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, byt
         return response.status, dict(response.headers), response.read()
 
 
-def wait_until_up(base: str, server: subprocess.Popen, seconds: float = 30) -> None:
+def wait_until_up(
+    base: str, server: subprocess.Popen, path: str = "/metrics", seconds: float = 30
+) -> None:
+    """Until ``path`` answers at all (any status): the listener is up."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert server.poll() is None, "gunicorn exited"
         try:
-            get(f"{base}/metrics")
+            get(f"{base}{path}")
+            return
+        except urllib.error.HTTPError:
             return
         except OSError:
             time.sleep(0.2)
     pytest.fail("gunicorn did not answer in time")
 
 
-def healthz_count(base: str) -> float:
-    _, _, body = get(f"{base}/metrics")
+def healthz_count(metrics_base: str) -> float:
+    _, _, body = get(f"{metrics_base}/metrics")
     scrape = parse_metrics(body.decode())
     return scrape.value(
         "mo_loans_http_request_duration_seconds_count", view="healthz", method="GET", status="200"
@@ -62,8 +68,10 @@ def server(tmp_path):
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
     port = free_port()
+    metrics_port = free_port()
     log = (tmp_path / "stdout.log").open("w")
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if k != "METRICS_TOKEN"} | {
+        "METRICS_PORT": str(metrics_port),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "WEB_CONCURRENCY": "2",
         "GUNICORN_ACCESS_LOG": "-",
@@ -87,7 +95,8 @@ def server(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, process)
-        yield base, process, metrics_dir, tmp_path / "stdout.log"
+        wait_until_up(f"http://127.0.0.1:{metrics_port}", process)
+        yield base, process, metrics_dir, tmp_path / "stdout.log", metrics_port
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -98,14 +107,33 @@ def server(tmp_path):
         log.close()
 
 
+def status_of(url: str) -> int:
+    try:
+        return get(url)[0]
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_metrics_are_served_on_the_metrics_port_only(server):
+    base, _, _, _, metrics_port = server
+    metrics = f"http://127.0.0.1:{metrics_port}"
+    status, headers, body = get(f"{metrics}/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert b"mo_loans_http_request_duration_seconds" in body
+    assert status_of(f"{base}/metrics") == 404  # no METRICS_TOKEN: not on the API port
+    assert status_of(f"{metrics}/api/customers") == 404
+    assert status_of(f"{metrics}/healthz") == 404
+
+
 def test_metrics_add_up_every_worker_and_survive_worker_restarts(server):
-    base, master, metrics_dir, _ = server
+    base, master, metrics_dir, _, metrics_port = server
+    metrics = f"http://127.0.0.1:{metrics_port}"
     assert not (metrics_dir / "counter_999999.db").exists(), "stale files are removed at start"
     for _ in range(20):
         status, headers, _ = get(f"{base}/healthz", {"User-Agent": NASTY_AGENT})
         assert status == 200 and headers["X-Request-ID"]
     # Whichever worker answers the scrape, it reports all twenty.
-    assert {healthz_count(base) for _ in range(6)} == {20}
+    assert {healthz_count(metrics) for _ in range(6)} == {20}
 
     workers = worker_pids(metrics_dir, master.pid)
     assert 1 <= len(workers) <= 2
@@ -115,11 +143,11 @@ def test_metrics_add_up_every_worker_and_survive_worker_restarts(server):
     while worker_pids(metrics_dir, master.pid) <= workers and time.monotonic() < deadline:
         time.sleep(0.2)
         try:
-            get(f"{base}/metrics")
+            get(f"{metrics}/metrics")
         except OSError:
             continue
     # Counters of workers that are gone still count.
-    assert healthz_count(base) == 20
+    assert healthz_count(metrics) == 20
 
 
 def is_probe(line: dict) -> bool:
@@ -127,7 +155,7 @@ def is_probe(line: dict) -> bool:
 
 
 def test_every_line_gunicorn_and_the_app_write_is_json(server):
-    base, master, _, log_path = server
+    base, master, _, log_path, _ = server
     get(f"{base}/healthz", {"User-Agent": NASTY_AGENT, "X-Request-ID": "gunicorn-log-1"})
     master.send_signal(signal.SIGTERM)
     master.wait(timeout=30)
@@ -139,3 +167,18 @@ def test_every_line_gunicorn_and_the_app_write_is_json(server):
     assert access["user_agent"] == NASTY_AGENT
     assert access["status"] == 200 and access["path"] == "/healthz"
     assert isinstance(access["duration_ms"], int)
+
+
+def test_gunicorn_passes_the_raw_path_so_an_encoded_slash_is_no_route(server):
+    base, _, _, _, _ = server
+    request = urllib.request.Request(  # noqa: S310 (http to localhost)
+        f"{base}/api/customers/acme%2F", method="PATCH", data=b"{}"
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310
+    # 404 before authentication: the path names no resource. Routed as "acme", it would be 401.
+    assert answer.value.code == 404
+    assert json.loads(answer.value.read())["code"] == "route_not_found"
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{base}/api/customers/acme/", timeout=5)  # noqa: S310
+    assert answer.value.code == 401

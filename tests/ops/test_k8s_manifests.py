@@ -13,7 +13,11 @@ K8S = ROOT / "deploy" / "k8s"
 BIN = Path(sys.executable).parent
 # The oldest Kubernetes minor we claim to support, and the newest the validator ships.
 KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
-NOT_APPLIED_BY_KUSTOMIZE = {"secret.example.yaml", "migrate-job.yaml"}
+NOT_APPLIED_BY_KUSTOMIZE = {
+    "secret.example.yaml",
+    "secret-migrate.example.yaml",
+    "migrate-job.yaml",
+}
 
 
 def manifests() -> list[Path]:
@@ -66,9 +70,21 @@ def test_probes_use_readyz_and_healthz():
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["port"] == "http"
-    (port,) = container["ports"]
+    (port,) = [port for port in container["ports"] if port["name"] == "http"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"EXPOSE {port['containerPort']}" in dockerfile
+
+
+def test_metrics_have_their_own_port_that_no_service_exposes():
+    container = api_container()
+    config = load("configmap.yaml")["data"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports["metrics"] == int(config["METRICS_PORT"])
+    annotations = load("deployment.yaml")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == config["METRICS_PORT"]
+    service_ports = [port["targetPort"] for port in load("service.yaml")["spec"]["ports"]]
+    assert service_ports == ["http"]
+    assert "METRICS_TOKEN" not in config  # a secret, when used
 
 
 def test_pods_run_locked_down_as_the_images_user():
@@ -139,6 +155,23 @@ def test_the_ingress_never_routes_metrics_or_admin():
     assert paths == ["/api/"]
 
 
-def test_the_secret_example_holds_placeholders_only():
-    values = load("secret.example.yaml")["stringData"].values()
-    assert all(value.startswith("replace-with-") for value in values)
+def test_the_secret_examples_hold_placeholders_only():
+    for name in ("secret.example.yaml", "secret-migrate.example.yaml"):
+        values = load(name)["stringData"].values()
+        assert all(value.startswith("replace-with-") for value in values)
+
+
+def test_only_the_migrate_job_gets_the_owners_credentials():
+    read = set(re.findall(r'config\(\s*"([A-Z_]+)"', (ROOT / "mo_loans/settings.py").read_text()))
+    owner_secret = load("secret-migrate.example.yaml")
+    assert set(owner_secret["stringData"]) == {"DATABASE_OWNER_PASSWORD"} <= read
+    name = owner_secret["metadata"]["name"]
+    (job,) = load("migrate-job.yaml")["spec"]["template"]["spec"]["containers"]
+    assert name in {ref.get("secretRef", {}).get("name") for ref in job["envFrom"]}
+    assert {"name": "DATABASE_OWNER_USER", "value": "mo_loans_owner"} in job["env"]
+    api = api_container()
+    assert name not in {ref.get("secretRef", {}).get("name") for ref in api["envFrom"]}
+    assert "DATABASE_OWNER_USER" not in {item["name"] for item in api["env"]}
+    config = load("configmap.yaml")["data"]
+    assert config["DATABASE_USER"] != "mo_loans_owner"
+    assert not {"DATABASE_OWNER_USER", "DATABASE_OWNER_PASSWORD"} & set(config)

@@ -12,18 +12,50 @@ from django.urls import clear_url_caches
 from django.utils import timezone
 
 from mo_loans import observability
+from tests.ops.conftest import METRICS_TOKEN
 
 pytestmark = pytest.mark.django_db
 
 
-def test_metrics_need_no_api_key_and_speak_prometheus_text(anon_client):
-    response = anon_client.get("/metrics")
+def test_metrics_need_the_bearer_token_not_an_api_key_and_speak_prometheus_text(prometheus):
+    response = prometheus.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
 
 
-def test_metrics_answer_get_only(anon_client):
-    assert anon_client.post("/metrics").status_code == 405
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "Bearer ", f"Basic {METRICS_TOKEN}", METRICS_TOKEN]
+)
+def test_with_a_token_the_api_port_answers_only_to_it(anon_client, authorization):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = anon_client.get("/metrics", **headers)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["code"] == "not_authenticated"
+    assert b"mo_loans_" not in response.content
+
+
+def test_without_a_token_the_api_port_does_not_serve_metrics(prometheus, settings):
+    settings.METRICS_TOKEN = ""
+    response = prometheus.get("/metrics")
+    assert response.status_code == 404
+    assert b"mo_loans_" not in response.content
+
+
+def test_the_metrics_port_serves_metrics_and_nothing_else(anon_client, client, settings):
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_PORT = 9100
+    on_port = {"SERVER_PORT": "9100"}
+    assert anon_client.get("/metrics", **on_port).status_code == 200
+    assert anon_client.get("/metrics", SERVER_PORT="80").status_code == 404
+    for path in ("/api/customers", "/healthz", "/admin/"):
+        assert client.get(path, **on_port).status_code == 404, path
+    settings.METRICS_TOKEN = METRICS_TOKEN  # a token, when set, is asked for there too
+    assert anon_client.get("/metrics", **on_port).status_code == 401
+
+
+def test_metrics_answer_get_only(prometheus):
+    assert prometheus.post("/metrics").status_code == 405
 
 
 def test_requests_are_counted_and_timed_by_view_and_status(anon_client, client, scrape):
@@ -183,7 +215,7 @@ def test_a_failing_portfolio_query_reports_an_error_and_keeps_metrics_up(monkeyp
 
 
 @pytest.mark.django_db(transaction=True)
-def test_metrics_still_answer_when_the_database_is_down(monkeypatch, anon_client):
+def test_metrics_still_answer_when_the_database_is_down(monkeypatch, anon_client, prometheus):
     from tests.ops.conftest import parse_metrics
 
     monkeypatch.setitem(connection.settings_dict, "HOST", "/nonexistent/mo-loans-socket-dir")
@@ -191,7 +223,7 @@ def test_metrics_still_answer_when_the_database_is_down(monkeypatch, anon_client
     connection.close()
     try:
         assert anon_client.get("/readyz").status_code == 503
-        response = anon_client.get("/metrics")
+        response = prometheus.get("/metrics")
     finally:
         connection.close()
     assert response.status_code == 200
@@ -228,16 +260,16 @@ def test_portfolio_gauges_count_real_delinquent_loans(scrape):
     assert after.value("mo_loans_portfolio_overdue_amount") == pytest.approx(440.00)
 
 
-def test_metrics_can_be_switched_off(anon_client, settings):
+def test_metrics_can_be_switched_off(prometheus, settings):
     import mo_loans.urls
 
     settings.METRICS_ENABLED = False
     try:
         importlib.reload(mo_loans.urls)
         clear_url_caches()
-        assert anon_client.get("/metrics").status_code == 404
+        assert prometheus.get("/metrics").status_code == 404
     finally:
         settings.METRICS_ENABLED = True
         importlib.reload(mo_loans.urls)
         clear_url_caches()
-    assert anon_client.get("/metrics").status_code == 200
+    assert prometheus.get("/metrics").status_code == 200

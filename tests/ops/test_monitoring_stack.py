@@ -119,13 +119,15 @@ def load_yaml(path: Path) -> dict:
 
 
 @pytest.fixture
-def exposed_metric_names(client, anon_client) -> set[str]:
+def exposed_metric_names(client, anon_client, prometheus) -> set[str]:
     """Sample names in a live /metrics, after requests and queries have been made."""
     from tests.ops.conftest import parse_metrics
 
     client.get("/api/customers")
     anon_client.get("/healthz")
-    return parse_metrics(anon_client.get("/metrics").content.decode()).names()
+    response = prometheus.get("/metrics")
+    assert response.status_code == 200
+    return parse_metrics(response.content.decode()).names()
 
 
 def dashboard() -> dict:
@@ -138,8 +140,13 @@ def test_prometheus_config_is_well_formed_and_scrapes_the_api():
     (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "mo-loans-api"]
     assert job["metrics_path"] == "/metrics"
     targets = [t for static in job["static_configs"] for t in static["targets"]]
-    assert targets == ["api:8000"]
-    assert "8000:8000" in compose()["services"]["api"]["ports"]
+    metrics_port = compose()["x-app-env"]["METRICS_PORT"]
+    assert targets == [f"api:{metrics_port}"]
+    assert compose()["x-app-env"]["METRICS_BIND"] == "0.0.0.0"  # noqa: S104 (the container listens for the compose network)
+    # The API is published; the metrics port stays inside the compose network.
+    ports = compose()["services"]["api"]["ports"]
+    assert "8000:8000" in ports
+    assert not any(metrics_port in port for port in ports)
 
 
 def test_the_prometheus_schema_catches_typos():
