@@ -10,6 +10,7 @@ api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("loans.urls")),  # first: it owns customers/balance
+    path("", include("loans.portfolio_urls")),
     path("", include("customers.urls")),
     path("", include("payments.urls")),
     re_path(r"^.*$", views.api_not_found),

@@ -46,6 +46,10 @@ STATE_DEPENDENT_400 = {
     # Rules across fields or against the clock, which a schema cannot state.
     "installment_too_small",
     "taken_at_in_future",
+    "invalid_period",
+    "period_too_long",
+    "period_after_as_of",
+    "invalid_dpd_range",
 }
 
 
@@ -112,7 +116,10 @@ class ApiWorkflow(schema.as_state_machine()):
         if case.operation.label == "POST /api/customers" and isinstance(case.body, dict):
             case.body["score"] = "999999999999.99"
         if case.operation.label.endswith("/activate") and isinstance(case.body, dict):
-            taken_at = parse_datetime(str(case.body.get("taken_at", "")))
+            try:
+                taken_at = parse_datetime(str(case.body.get("taken_at", "")))
+            except ValueError:  # well formed but impossible ("12:99"): the API answers 400
+                taken_at = None
             if taken_at is not None and taken_at.tzinfo and taken_at > timezone.now():
                 del case.body["taken_at"]  # a loan cannot be taken in the future; take it now
 

@@ -1,0 +1,411 @@
+"""Portfolio risk reads, set-based: one SQL statement per question, whatever the book's size.
+
+``GET /api/portfolio`` (:func:`portfolio_as_of`, :func:`portfolio_collection`),
+the ``bucket`` / ``dpd_min`` / ``dpd_max`` filters of the loan lists
+(:func:`filter_loans_by_dpd`) and the arrears history of one loan
+(:func:`loan_arrears`). The figures are defined in ``billing/portfolio.py``,
+which the tests compare these queries against.
+
+Everything a query knows about payments comes from two helpers, the one place
+to change when the ledger changes what a payment detail is:
+
+* :func:`detail_rows_sql`: the payment details that count, as
+  ``(loan_id, paid_at, amount)`` rows;
+* :func:`paid_before_sql`: what each loan had been paid before an instant, as
+  a join and an expression over the loan table (today it rewinds the loan's
+  ``paid_amount`` by the later details, which reads only the recent part of
+  the ``payment_detail_paid_at`` index).
+
+SQL is written with named ``%(name)s`` parameters; :func:`_positional` turns a
+statement into Django's positional form where it is embedded in a queryset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from billing.arrears import ArrearsPeriod, arrears_periods
+from billing.buckets import CURRENT, Bucket, bucket_names, parse_buckets
+from billing.money import ZERO
+from billing.portfolio import (
+    PAR_DAYS,
+    BucketFigures,
+    CollectionFigures,
+    PortfolioFigures,
+    ratio,
+)
+from billing.state import DELINQUENT_AFTER_MISSED
+from loans.models import Loan
+from loans.selectors import loan_start, loan_terms
+from payments.models import PaymentDetail
+
+Params = dict[str, Any]
+
+LOAN_TABLE = Loan._meta.db_table
+DETAIL_TABLE = PaymentDetail._meta.db_table
+# Loans that were activated: active now, or paid off since.
+ACTIVATED_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID)
+
+
+@lru_cache(maxsize=8)
+def _parse(spec: str) -> tuple[Bucket, ...]:
+    return parse_buckets(spec)
+
+
+def dpd_buckets() -> tuple[Bucket, ...]:
+    """The buckets of ``BILLING_DPD_BUCKETS`` (validated when the settings load)."""
+    return _parse(settings.BILLING_DPD_BUCKETS)
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of local date ``day`` in ``TIME_ZONE``."""
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _start_of(day: date) -> datetime | None:
+    """The first instant of local date ``day``; None when that is after today (every
+    payment recorded so far was made before it)."""
+    if day > today():
+        return None
+    return day_start(day)
+
+
+def _end_of(day: date) -> datetime | None:
+    """The first instant after local date ``day``; None when that is not in the past yet."""
+    if day >= today():
+        return None
+    return day_start(day + timedelta(days=1))
+
+
+# --- what was paid, and when: the one place -------------------------------------------
+
+
+def detail_rows_sql() -> tuple[str, Params]:
+    """The payment details that count, as rows ``(loan_id, paid_at, amount)``.
+
+    Every detail row is current today; a versioned ledger filters here.
+    """
+    return (f'SELECT d."loan_id", d."paid_at", d."amount" FROM "{DETAIL_TABLE}" d', {})
+
+
+@dataclass(frozen=True)
+class PaidSql:
+    """SQL for what loan ``l`` had been paid: ``join`` goes after ``FROM <loans> l``
+    and ``expr`` is the amount; ``params`` are the join's."""
+
+    join: str
+    expr: str
+    params: Params
+
+
+def paid_before_sql(before: datetime | None, *, loan: str = "l", name: str = "paid") -> PaidSql:
+    """What each loan had been paid by payments with ``paid_at`` before ``before``.
+
+    ``None``: every payment so far, which the loan row holds (``paid_amount``).
+    Otherwise the loan's ``paid_amount`` less what later payments gave it: one
+    pass over the part of the ``payment_detail_paid_at`` index after ``before``,
+    hash-joined to the loans. ``name`` keeps two of them apart in one statement.
+    """
+    if before is None:
+        return PaidSql("", f'{loan}."paid_amount"', {})
+    rows, params = detail_rows_sql()
+    join = (
+        f'LEFT JOIN (SELECT r."loan_id", SUM(r."amount") AS "amount" FROM ({rows}) r '
+        f'WHERE r."paid_at" >= %({name}_before)s GROUP BY r."loan_id") {name}_later '
+        f'ON {name}_later."loan_id" = {loan}."id"'
+    )
+    expr = f'({loan}."paid_amount" - COALESCE({name}_later."amount", 0))'
+    return PaidSql(join, expr, {**params, f"{name}_before": before})
+
+
+def paid_as_of_sql(as_of: date, *, loan: str = "l") -> PaidSql:
+    """What each loan had been paid by the end of local date ``as_of``."""
+    return paid_before_sql(_end_of(as_of), loan=loan)
+
+
+# --- each loan's state as of a date -------------------------------------------------
+
+# A loan's first day; its instalment k is due 7·k days later (billing.schedule).
+_START = '(l."maximum_payment_date" - 7 * l."term_weeks")'
+
+
+def _activated_by(as_of: date) -> tuple[str, Params]:
+    """Loans activated by the end of ``as_of`` (``taken_at`` by then)."""
+    statuses = ", ".join(str(int(status)) for status in ACTIVATED_STATUSES)
+    condition = f'l."status" IN ({statuses})'
+    end = _end_of(as_of)
+    if end is None:
+        return condition, {}
+    return f'{condition} AND l."taken_at" < %(activated_before)s', {"activated_before": end}
+
+
+def _bucket_case(buckets: tuple[Bucket, ...]) -> tuple[str, Params]:
+    params: Params = {"bucket_current": CURRENT}
+    parts = ['CASE WHEN s."dpd" < 1 THEN %(bucket_current)s']
+    for index, bucket in enumerate(buckets):
+        params[f"bucket_{index}"] = bucket.name
+        if bucket.high is None:
+            parts.append(f"ELSE %(bucket_{index})s END")
+        else:
+            params[f"bucket_{index}_high"] = bucket.high
+            parts.append(f'WHEN s."dpd" <= %(bucket_{index}_high)s THEN %(bucket_{index})s')
+    return " ".join(parts), params
+
+
+def active_state_sql(as_of: date) -> tuple[str, Params]:
+    """``WITH`` clauses ending in ``state``: every loan active as of ``as_of``, one row each.
+
+    Columns: ``id``, ``customer_id``, ``outstanding``, ``principal``,
+    ``missed`` and ``dpd``. The SQL twin of ``billing.state.loan_state`` and
+    ``billing.portfolio.outstanding_principal``:
+
+    * paid in full: ``fully_paid`` instalments (the first ``floor(paid /
+      instalment)``; an active loan owes something, so at most ``term − 1``);
+    * falling due strictly before *D*: ``(D − start − 1) / 7``, 0 to ``term``;
+    * missed: the difference; days past due: *D* − the due date of the first
+      unpaid instalment when any is missed;
+    * principal: ``outstanding × amount / total`` half-up to the cent, exactly:
+      ``div(200·o·a + t, 2·t) / 100`` on whole numbers.
+    """
+    paid = paid_as_of_sql(as_of)
+    activated, activated_params = _activated_by(as_of)
+    sql = f"""
+    book AS (
+        SELECT l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount",
+               l."term_weeks", {_START} AS "start", {paid.expr} AS "paid"
+        FROM "{LOAN_TABLE}" l {paid.join}
+        WHERE {activated}
+    ),
+    active AS (
+        SELECT b.*, b."total_amount" - b."paid" AS "outstanding",
+               LEAST(b."term_weeks" - 1, FLOOR(b."paid" / b."installment_amount")::int)
+                   AS "fully_paid",
+               LEAST(b."term_weeks", GREATEST(0, (%(as_of)s::date - b."start" - 1) / 7))
+                   AS "falling_due"
+        FROM book b
+        WHERE b."paid" < b."total_amount"
+    ),
+    state AS (
+        SELECT a."id", a."customer_id", a."outstanding",
+               (div(200 * a."outstanding" * a."amount" + a."total_amount",
+                    2 * a."total_amount") / 100)::numeric(14, 2) AS "principal",
+               GREATEST(0, a."falling_due" - a."fully_paid") AS "missed",
+               CASE WHEN a."falling_due" > a."fully_paid"
+                    THEN %(as_of)s::date - (a."start" + 7 * (a."fully_paid" + 1))
+                    ELSE 0 END AS "dpd"
+        FROM active a
+    )"""
+    return sql, {**paid.params, **activated_params, "as_of": as_of}
+
+
+def portfolio_as_of(*, as_of: date) -> PortfolioFigures:
+    """Every as-of figure of ``GET /api/portfolio``, in one statement."""
+    buckets = dpd_buckets()
+    state, params = active_state_sql(as_of)
+    case, case_params = _bucket_case(buckets)
+    par = ", ".join(
+        f'COALESCE(SUM(s."principal") FILTER (WHERE s."dpd" > {days}), 0)' for days in PAR_DAYS
+    )
+    sql = f"""
+    WITH {state},
+    bucketed AS (SELECT s.*, {case} AS "bucket" FROM state s)
+    SELECT GROUPING(s."bucket") AS "total", s."bucket", COUNT(*),
+           COALESCE(SUM(s."outstanding"), 0), COALESCE(SUM(s."principal"), 0), {par},
+           COUNT(*) FILTER (WHERE s."missed" >= %(delinquent)s),
+           COUNT(DISTINCT s."customer_id") FILTER (WHERE s."missed" >= %(delinquent)s)
+    FROM bucketed s
+    GROUP BY GROUPING SETS ((s."bucket"), ())
+    """
+    params = {**params, **case_params, "delinquent": DELINQUENT_AFTER_MISSED}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_bucket = {row[1]: row for row in rows if not row[0]}
+    total = next((row for row in rows if row[0]), None)
+    if total is None:  # no active loan at all
+        total = (1, None, 0, ZERO, ZERO, *[ZERO] * len(PAR_DAYS), 0, 0)
+    principal = total[4]
+    at_risk = total[5 : 5 + len(PAR_DAYS)]
+    delinquent_loans, delinquent_customers = total[5 + len(PAR_DAYS) :]
+    figures = []
+    for name in bucket_names(buckets):
+        row = by_bucket.get(name)
+        if row is None:
+            figures.append(BucketFigures(name, 0, ZERO, ZERO))
+        else:
+            figures.append(BucketFigures(name, row[2], row[3], row[4]))
+    return PortfolioFigures(
+        as_of=as_of,
+        active_loans=total[2],
+        gross_outstanding=total[3],
+        outstanding_principal=principal,
+        par={
+            str(days): ratio(amount, principal)
+            for days, amount in zip(PAR_DAYS, at_risk, strict=True)
+        },
+        buckets=figures,
+        delinquent_loans=delinquent_loans,
+        delinquent_customers=delinquent_customers,
+    )
+
+
+def portfolio_collection(*, period_from: date, period_to: date, as_of: date) -> CollectionFigures:
+    """On-time collection over ``period_from``..``period_to`` (on or before ``as_of``).
+
+    The instalments due in the period are generated from each loan's terms
+    (``generate_series`` over the instalment numbers whose due date falls in
+    it). The part of instalment *k* paid by the end of its due date is
+    ``paid before the period + paid in the period up to that day − the
+    instalments before k``, between 0 and its amount; the running sum is a
+    window over the loan's payments and instalments in date order (a payment
+    on the due date itself is on time).
+    """
+    paid = paid_before_sql(_start_of(period_from), name="base")
+    activated, activated_params = _activated_by(as_of)
+    rows, row_params = detail_rows_sql()
+    end = _end_of(period_to)
+    period_end = 'AND r."paid_at" < %(period_end)s' if end is not None else ""
+    sql = f"""
+    WITH book AS (
+        SELECT l."id", l."term_weeks", l."total_amount", l."installment_amount",
+               {_START} AS "start", {paid.expr} AS "base"
+        FROM "{LOAN_TABLE}" l {paid.join}
+        WHERE {activated}
+    ),
+    due AS (
+        SELECT b."id" AS "loan_id", b."start" + 7 * k AS "day",
+               CASE WHEN k = b."term_weeks"
+                    THEN b."total_amount" - b."installment_amount" * (b."term_weeks" - 1)
+                    ELSE b."installment_amount" END AS "amount",
+               b."installment_amount" * (k - 1) AS "before", b."base"
+        FROM book b CROSS JOIN LATERAL generate_series(
+            GREATEST(1, (%(from)s::date - b."start" + 6) / 7),
+            LEAST(b."term_weeks", (%(to)s::date - b."start") / 7)
+        ) AS k
+    ),
+    paid AS (
+        SELECT r."loan_id", (r."paid_at" AT TIME ZONE %(tz)s)::date AS "day", r."amount"
+        FROM ({rows}) r
+        WHERE r."paid_at" >= %(period_start)s {period_end}
+    ),
+    events AS (
+        SELECT p."loan_id", p."day", 0 AS "kind", p."amount" AS "paid",
+               NULL::numeric AS "amount", NULL::numeric AS "before", NULL::numeric AS "base"
+        FROM paid p
+        WHERE p."loan_id" IN (SELECT "loan_id" FROM due)
+        UNION ALL
+        SELECT d."loan_id", d."day", 1, 0, d."amount", d."before", d."base" FROM due d
+    ),
+    running AS (
+        SELECT e.*, SUM(e."paid") OVER (
+            PARTITION BY e."loan_id" ORDER BY e."day", e."kind"
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "paid_so_far"
+        FROM events e
+    )
+    SELECT COALESCE(SUM(r."amount"), 0),
+           COALESCE(SUM(LEAST(r."amount",
+                              GREATEST(0, r."base" + r."paid_so_far" - r."before"))), 0),
+           (SELECT COALESCE(SUM(p."amount"), 0) FROM paid p)
+    FROM running r
+    WHERE r."kind" = 1
+    """
+    params = {
+        **paid.params,
+        **activated_params,
+        **row_params,
+        "from": period_from,
+        "to": period_to,
+        "tz": timezone.get_current_timezone_name(),
+        "period_start": day_start(period_from),
+        "period_end": end,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        due_amount, on_time, collected = cursor.fetchone()
+    return CollectionFigures(due_amount, on_time, collected, ratio(on_time, due_amount))
+
+
+# --- the loan lists' bucket and days-past-due filters ---------------------------------
+
+
+def bucket_range(name: str, buckets: tuple[Bucket, ...] | None = None) -> tuple[int, int | None]:
+    """The days-past-due range of a bucket name (``current`` is 0..0); KeyError if unknown."""
+    buckets = dpd_buckets() if buckets is None else buckets
+    if name == CURRENT:
+        return 0, 0
+    for bucket in buckets:
+        if bucket.name == name:
+            return bucket.low, bucket.high
+    raise KeyError(name)
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _positional(sql: str, params: Params) -> tuple[str, list[Any]]:
+    values: list[Any] = []
+
+    def take(match: re.Match) -> str:
+        values.append(params[match.group(1)])
+        return "%s"
+
+    return _NAMED.sub(take, sql), values
+
+
+def filter_loans_by_dpd(
+    queryset: QuerySet[Loan], *, as_of: date, dpd_min: int | None, dpd_max: int | None
+) -> QuerySet[Loan]:
+    """The loans of ``queryset`` active as of ``as_of`` with days past due in
+    ``dpd_min``..``dpd_max`` (either may be None: no bound). One subquery."""
+    state, params = active_state_sql(as_of)
+    conditions = ["TRUE"]
+    if dpd_min is not None:
+        conditions.append('s."dpd" >= %(dpd_min)s')
+        params["dpd_min"] = dpd_min
+    if dpd_max is not None:
+        conditions.append('s."dpd" <= %(dpd_max)s')
+        params["dpd_max"] = dpd_max
+    sql = f'WITH {state} SELECT s."id" FROM state s WHERE {" AND ".join(conditions)}'
+    # Identifiers come from the models; every value is a bound parameter.
+    return queryset.filter(id__in=RawSQL(*_positional(sql, params)))  # noqa: S611
+
+
+# --- one loan's arrears history -----------------------------------------------------
+
+
+def loan_value_payments(*, loan: Loan) -> list[tuple[date, Decimal]]:
+    """What was paid to the loan, as ``(local value date, amount)`` in value order."""
+    rows = (
+        PaymentDetail.objects.filter(loan=loan)
+        .order_by("paid_at", "id")
+        .values_list("paid_at", "amount")
+    )
+    return [(timezone.localdate(paid_at), amount) for paid_at, amount in rows]
+
+
+def loan_arrears(*, loan: Loan, as_of: date | None = None) -> list[ArrearsPeriod]:
+    """The loan's arrears periods up to ``as_of`` (default today), from its payments."""
+    as_of = as_of or today()
+    if loan.status not in ACTIVATED_STATUSES:
+        return []
+    return arrears_periods(
+        terms=loan_terms(loan),
+        start=loan_start(loan),
+        payments=loan_value_payments(loan=loan),
+        up_to=as_of,
+    )
