@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mo_loans.logging_json import JsonFormatter, RequestIdFilter
-from mo_loans.observability.portfolio import portfolio_collector
+from mo_loans.observability.portfolio import portfolio_collector, risk_collector
 
 
 class Scrape(dict):
@@ -48,8 +48,10 @@ def _fresh_portfolio(settings):
     """Portfolio gauges computed on every scrape, never from a previous test's cache."""
     settings.METRICS_PORTFOLIO_TTL = 0
     portfolio_collector.clear()
+    risk_collector.clear()
     yield
     portfolio_collector.clear()
+    risk_collector.clear()
 
 
 class JsonLines:
