@@ -154,19 +154,6 @@ def _activated_by(as_of: date) -> tuple[str, Params]:
     return f'{condition} AND l."taken_at" < %(activated_before)s', {"activated_before": end}
 
 
-def _bucket_case(buckets: tuple[Bucket, ...]) -> tuple[str, Params]:
-    params: Params = {"bucket_current": CURRENT}
-    parts = ['CASE WHEN s."dpd" < 1 THEN %(bucket_current)s']
-    for index, bucket in enumerate(buckets):
-        params[f"bucket_{index}"] = bucket.name
-        if bucket.high is None:
-            parts.append(f"ELSE %(bucket_{index})s END")
-        else:
-            params[f"bucket_{index}_high"] = bucket.high
-            parts.append(f'WHEN s."dpd" <= %(bucket_{index}_high)s THEN %(bucket_{index})s')
-    return " ".join(parts), params
-
-
 def active_state_sql(as_of: date) -> tuple[str, Params]:
     """``WITH`` clauses ending in ``state``: every loan active as of ``as_of``, one row each.
 
@@ -174,8 +161,9 @@ def active_state_sql(as_of: date) -> tuple[str, Params]:
     ``missed`` and ``dpd``. The SQL twin of ``billing.state.loan_state`` and
     ``billing.portfolio.outstanding_principal``:
 
-    * paid in full: ``fully_paid`` instalments (the first ``floor(paid /
-      instalment)``; an active loan owes something, so at most ``term − 1``);
+    * paid in full: ``fully_paid`` instalments (the first ``div(paid,
+      instalment)``, whole instalments; an active loan owes something, so at most
+      ``term − 1``);
     * falling due strictly before *D*: ``(D − start − 1) / 7``, 0 to ``term``;
     * missed: the difference; days past due: *D* − the due date of the first
       unpaid instalment when any is missed;
@@ -193,14 +181,14 @@ def active_state_sql(as_of: date) -> tuple[str, Params]:
     ),
     active AS (
         SELECT b.*, b."total_amount" - b."paid" AS "outstanding",
-               LEAST(b."term_weeks" - 1, FLOOR(b."paid" / b."installment_amount")::int)
+               LEAST(b."term_weeks" - 1, div(b."paid", b."installment_amount")::int)
                    AS "fully_paid",
                LEAST(b."term_weeks", GREATEST(0, (%(as_of)s::date - b."start" - 1) / 7))
                    AS "falling_due"
         FROM book b
         WHERE b."paid" < b."total_amount"
     ),
-    state AS (
+    state AS MATERIALIZED (
         SELECT a."id", a."customer_id", a."outstanding",
                (div(200 * a."outstanding" * a."amount" + a."total_amount",
                     2 * a."total_amount") / 100)::numeric(14, 2) AS "principal",
@@ -217,42 +205,43 @@ def portfolio_as_of(*, as_of: date) -> PortfolioFigures:
     """Every as-of figure of ``GET /api/portfolio``, in one statement."""
     buckets = dpd_buckets()
     state, params = active_state_sql(as_of)
-    case, case_params = _bucket_case(buckets)
     par = ", ".join(
         f'COALESCE(SUM(s."principal") FILTER (WHERE s."dpd" > {days}), 0)' for days in PAR_DAYS
     )
+    # One row per bucket that has loans: 0 is current, i the i-th bucket (width_bucket
+    # over the buckets' first days); the totals are the exact sums of these rows.
     sql = f"""
-    WITH {state},
-    bucketed AS (SELECT s.*, {case} AS "bucket" FROM state s)
-    SELECT GROUPING(s."bucket") AS "total", s."bucket", COUNT(*),
+    WITH {state}
+    SELECT width_bucket(s."dpd", %(lows)s::int[]) AS "bucket", COUNT(*),
            COALESCE(SUM(s."outstanding"), 0), COALESCE(SUM(s."principal"), 0), {par},
            COUNT(*) FILTER (WHERE s."missed" >= %(delinquent)s),
-           COUNT(DISTINCT s."customer_id") FILTER (WHERE s."missed" >= %(delinquent)s)
-    FROM bucketed s
-    GROUP BY GROUPING SETS ((s."bucket"), ())
+           (SELECT COUNT(DISTINCT d."customer_id") FROM state d
+            WHERE d."missed" >= %(delinquent)s)
+    FROM state s
+    GROUP BY 1
     """
-    params = {**params, **case_params, "delinquent": DELINQUENT_AFTER_MISSED}
+    params = {
+        **params,
+        "lows": [bucket.low for bucket in buckets],
+        "delinquent": DELINQUENT_AFTER_MISSED,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    by_bucket = {row[1]: row for row in rows if not row[0]}
-    total = next((row for row in rows if row[0]), None)
-    if total is None:  # no active loan at all
-        total = (1, None, 0, ZERO, ZERO, *[ZERO] * len(PAR_DAYS), 0, 0)
-    principal = total[4]
-    at_risk = total[5 : 5 + len(PAR_DAYS)]
-    delinquent_loans, delinquent_customers = total[5 + len(PAR_DAYS) :]
-    figures = []
-    for name in bucket_names(buckets):
-        row = by_bucket.get(name)
-        if row is None:
-            figures.append(BucketFigures(name, 0, ZERO, ZERO))
-        else:
-            figures.append(BucketFigures(name, row[2], row[3], row[4]))
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    empty = (0, ZERO, ZERO, *[ZERO] * len(PAR_DAYS), 0, 0)
+    per_bucket = [rows.get(index, empty) for index in range(len(buckets) + 1)]
+    figures = [
+        BucketFigures(name, row[0], row[1], row[2])
+        for name, row in zip(bucket_names(buckets), per_bucket, strict=True)
+    ]
+    principal = sum((row[2] for row in per_bucket), ZERO)
+    at_risk = [sum((row[3 + n] for row in per_bucket), ZERO) for n in range(len(PAR_DAYS))]
+    delinquent_loans = sum(row[3 + len(PAR_DAYS)] for row in per_bucket)
+    delinquent_customers = max(row[4 + len(PAR_DAYS)] for row in per_bucket)
     return PortfolioFigures(
         as_of=as_of,
-        active_loans=total[2],
-        gross_outstanding=total[3],
+        active_loans=sum(row[0] for row in per_bucket),
+        gross_outstanding=sum((row[1] for row in per_bucket), ZERO),
         outstanding_principal=principal,
         par={
             str(days): ratio(amount, principal)
@@ -307,7 +296,6 @@ def portfolio_collection(*, period_from: date, period_to: date, as_of: date) -> 
         SELECT p."loan_id", p."day", 0 AS "kind", p."amount" AS "paid",
                NULL::numeric AS "amount", NULL::numeric AS "before", NULL::numeric AS "base"
         FROM paid p
-        WHERE p."loan_id" IN (SELECT "loan_id" FROM due)
         UNION ALL
         SELECT d."loan_id", d."day", 1, 0, d."amount", d."before", d."base" FROM due d
     ),
