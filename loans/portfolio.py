@@ -36,7 +36,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from billing.arrears import ArrearsPeriod, arrears_periods
-from billing.buckets import CURRENT, Bucket, bucket_names, parse_buckets
+from billing.buckets import CURRENT, Bucket, bucket_for, bucket_names, parse_buckets
 from billing.money import ZERO
 from billing.portfolio import (
     PAR_DAYS,
@@ -66,6 +66,11 @@ def _parse(spec: str) -> tuple[Bucket, ...]:
 def dpd_buckets() -> tuple[Bucket, ...]:
     """The buckets of ``BILLING_DPD_BUCKETS`` (validated when the settings load)."""
     return _parse(settings.BILLING_DPD_BUCKETS)
+
+
+def delinquency_bucket(*, days_past_due: int) -> str:
+    """The configured bucket of a loan ``days_past_due`` days late (``current`` for 0)."""
+    return bucket_for(days_past_due, dpd_buckets())
 
 
 def today() -> date:

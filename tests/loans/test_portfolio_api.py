@@ -488,3 +488,22 @@ def test_outstanding_principal_rounds_each_loan_half_up(client, monkeypatch):
     )
     assert body["outstanding_principal"] == "0.01"
     assert asdict(reference(timezone.localdate()))["outstanding_principal"] == Decimal("0.01")
+
+
+def test_routes_answer_with_or_without_a_trailing_slash(client):
+    make_loan(external_id="slash", taken_at=timezone.now())
+    for path in ("/api/portfolio", "/api/portfolio/", "/api/loans/slash/delinquency/"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_delinquency_bucket_follows_the_setting(settings):
+    from loans.portfolio import delinquency_bucket
+
+    assert [delinquency_bucket(days_past_due=d) for d in (0, 7, 8, 400)] == [
+        "current",
+        "1-7",
+        "8-30",
+        "91-",
+    ]
+    settings.BILLING_DPD_BUCKETS = "1-29,30-"
+    assert delinquency_bucket(days_past_due=30) == "30-"
