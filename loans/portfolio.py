@@ -333,6 +333,23 @@ def portfolio_collection(*, period_from: date, period_to: date, as_of: date) -> 
     return CollectionFigures(due_amount, on_time, collected, ratio(on_time, due_amount))
 
 
+def portfolio_get(
+    *, as_of: date, period_from: date | None = None, period_to: date | None = None
+) -> dict[str, Any]:
+    """``GET /api/portfolio``'s answer: the as-of figures, and the collection figures of
+    ``period_from``..``period_to`` when given (else None)."""
+    figures = portfolio_as_of(as_of=as_of)
+    collection = None
+    if period_from is not None and period_to is not None:
+        collection = portfolio_collection(period_from=period_from, period_to=period_to, as_of=as_of)
+    return {
+        **vars(figures),
+        "period_from": period_from if collection else None,
+        "period_to": period_to if collection else None,
+        "collection": collection,
+    }
+
+
 # --- the loan lists' bucket and days-past-due filters ---------------------------------
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.portfolio import PAR_DAYS
+from loans.portfolio import today
+from mo_loans.api.errors import InvalidInputError
 from mo_loans.api.serializers import AsOfQuerySerializer
+
+MAX_PERIOD_YEARS = 3
 
 DATE_FORMATS = ["%Y-%m-%d"]
 RATIO_HELP = "A ratio from 0 to 1 with 4 decimals, as a string (half-up, from exact sums)."
@@ -27,8 +33,55 @@ class RatioField(serializers.CharField):
         super().__init__(**kwargs)
 
 
+def _years_later(day: date, years: int) -> date | None:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February, or past year 9999
+        try:
+            return date(day.year + years, 3, 1)
+        except ValueError:
+            return None
+
+
+def _invalid_period(message: str, field: str, code: str = "invalid_period") -> InvalidInputError:
+    return InvalidInputError(message, code=code, fields={field: [message]})
+
+
 class PortfolioQuerySerializer(AsOfQuerySerializer):
-    """``as_of``, and an optional collection period ``from``..``to`` (both or neither)."""
+    """``as_of`` (default today), and an optional collection period ``from``..``to``.
+
+    ``from`` and ``to`` come together, ``from`` ≤ ``to`` ≤ ``as_of``, and ``to``
+    is before ``from`` + 3 years; each rule has its own error code, since a
+    schema cannot state rules across fields.
+    """
+
+    def validate(self, data):
+        data = dict(data)
+        data["as_of"] = data.get("as_of") or today()
+        period_from, period_to = data.get("from"), data.get("to")
+        if period_from is None and period_to is None:
+            return data
+        if period_from is None or period_to is None:
+            missing = "from" if period_from is None else "to"
+            raise _invalid_period("A period needs both `from` and `to`.", missing)
+        if period_from > period_to:
+            raise _invalid_period(f"`from` ({period_from}) is after `to` ({period_to}).", "from")
+        limit = _years_later(period_from, MAX_PERIOD_YEARS)
+        if limit is not None and period_to >= limit:
+            raise _invalid_period(
+                f"A period may be at most {MAX_PERIOD_YEARS} years long: with `from` "
+                f"{period_from}, `to` must be before {limit}.",
+                "to",
+                code="period_too_long",
+            )
+        if period_to > data["as_of"]:
+            raise _invalid_period(
+                f"`to` ({period_to}) is after `as_of` ({data['as_of']}): a period must have "
+                "ended by then.",
+                "to",
+                code="period_after_as_of",
+            )
+        return data
 
     def get_fields(self):
         fields = super().get_fields()
