@@ -23,6 +23,7 @@ statement into Django's positional form where it is embedded in a queryset.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -110,59 +111,82 @@ def detail_rows_sql() -> tuple[str, Params]:
 
 @dataclass(frozen=True)
 class PaidSql:
-    """SQL for what loan ``l`` had been paid: ``join`` goes after ``FROM <loans> l``
-    and ``expr`` is the amount; ``params`` are the join's."""
+    """SQL for what loan ``l`` had been paid by one or more instants: ``join`` goes after
+    ``FROM <loans> l``, ``exprs`` holds one amount per instant, ``params`` are the join's."""
 
     join: str
-    expr: str
+    exprs: tuple[str, ...]
     params: Params
 
+    @property
+    def expr(self) -> str:
+        (only,) = self.exprs
+        return only
 
-def paid_before_sql(before: datetime | None, *, loan: str = "l", name: str = "paid") -> PaidSql:
-    """What each loan had been paid by payments with ``paid_at`` before ``before``.
+
+def paid_before_sql(
+    befores: Sequence[datetime | None] | datetime | None, *, loan: str = "l", name: str = "paid"
+) -> PaidSql:
+    """What each loan had been paid by payments with ``paid_at`` before each instant.
 
     ``None``: every payment so far, which the loan row holds (``paid_amount``).
     Otherwise the loan's ``paid_amount`` less what later payments gave it: one
-    pass over the part of the ``payment_detail_paid_at`` index after ``before``,
-    hash-joined to the loans. ``name`` keeps two of them apart in one statement.
+    pass over the part of the ``payment_detail_paid_at`` index after the
+    earliest instant, summed per loan (one sum per instant) and hash-joined to
+    the loans. ``name`` keeps two of them apart in one statement.
     """
-    if before is None:
-        return PaidSql("", f'{loan}."paid_amount"', {})
+    befores = list(befores) if isinstance(befores, (list, tuple)) else [befores]
+    current = f'{loan}."paid_amount"'
+    cutoffs = {index: before for index, before in enumerate(befores) if before is not None}
+    if not cutoffs:
+        return PaidSql("", tuple(current for _ in befores), {})
     rows, params = detail_rows_sql()
-    join = (
-        f'LEFT JOIN (SELECT r."loan_id", SUM(r."amount") AS "amount" FROM ({rows}) r '
-        f'WHERE r."paid_at" >= %({name}_before)s GROUP BY r."loan_id") {name}_later '
-        f'ON {name}_later."loan_id" = {loan}."id"'
+    later = f"{name}_later"
+    sums = ", ".join(
+        f'SUM(r."amount") FILTER (WHERE r."paid_at" >= %({name}_before_{index})s) '
+        f'AS "later_{index}"'
+        for index in cutoffs
     )
-    expr = f'({loan}."paid_amount" - COALESCE({name}_later."amount", 0))'
-    return PaidSql(join, expr, {**params, f"{name}_before": before})
+    join = (
+        f'LEFT JOIN (SELECT r."loan_id", {sums} FROM ({rows}) r '
+        f'WHERE r."paid_at" >= %({name}_since)s GROUP BY r."loan_id") {later} '
+        f'ON {later}."loan_id" = {loan}."id"'
+    )
+    exprs = tuple(
+        f'({current} - COALESCE({later}."later_{index}", 0))' if index in cutoffs else current
+        for index in range(len(befores))
+    )
+    params = {**params, f"{name}_since": min(cutoffs.values())}
+    params.update({f"{name}_before_{index}": before for index, before in cutoffs.items()})
+    return PaidSql(join, exprs, params)
 
 
-def paid_as_of_sql(as_of: date, *, loan: str = "l") -> PaidSql:
-    """What each loan had been paid by the end of local date ``as_of``."""
-    return paid_before_sql(_end_of(as_of), loan=loan)
+def paid_as_of_sql(dates: Sequence[date], *, loan: str = "l") -> PaidSql:
+    """What each loan had been paid by the end of each local date of ``dates``."""
+    return paid_before_sql([_end_of(day) for day in dates], loan=loan)
 
 
 # --- each loan's state as of a date -------------------------------------------------
 
 # A loan's first day; its instalment k is due 7·k days later (billing.schedule).
 _START = '(l."maximum_payment_date" - 7 * l."term_weeks")'
+_STATUSES = ", ".join(str(int(status)) for status in ACTIVATED_STATUSES)
+_ACTIVATED = f'l."status" IN ({_STATUSES})'
 
 
-def _activated_by(as_of: date) -> tuple[str, Params]:
-    """Loans activated by the end of ``as_of`` (``taken_at`` by then)."""
-    statuses = ", ".join(str(int(status)) for status in ACTIVATED_STATUSES)
-    condition = f'l."status" IN ({statuses})'
+def _activated_by(as_of: date, key: str) -> tuple[str, Params]:
+    """Whether loan ``l`` had been activated by the end of ``as_of`` (``taken_at`` by then);
+    its status is checked separately (:data:`_ACTIVATED`)."""
     end = _end_of(as_of)
     if end is None:
-        return condition, {}
-    return f'{condition} AND l."taken_at" < %(activated_before)s', {"activated_before": end}
+        return "TRUE", {}
+    return f'l."taken_at" < %({key})s', {key: end}
 
 
-def active_state_sql(as_of: date) -> tuple[str, Params]:
-    """``WITH`` clauses ending in ``state``: every loan active as of ``as_of``, one row each.
+def active_state_sql(dates: Sequence[date]) -> tuple[str, Params]:
+    """``WITH`` clauses ending in ``state``: one row per loan active as of each date.
 
-    Columns: ``id``, ``customer_id``, ``outstanding``, ``principal``,
+    Columns: ``as_of``, ``id``, ``customer_id``, ``outstanding``, ``principal``,
     ``missed`` and ``dpd``. The SQL twin of ``billing.state.loan_state`` and
     ``billing.portfolio.outstanding_principal``:
 
@@ -174,75 +198,107 @@ def active_state_sql(as_of: date) -> tuple[str, Params]:
       unpaid instalment when any is missed;
     * principal: ``outstanding × amount / total`` half-up to the cent, exactly:
       ``div(200·o·a + t, 2·t) / 100`` on whole numbers.
+
+    Several dates share one scan of the loans and of the later payments.
     """
-    paid = paid_as_of_sql(as_of)
-    activated, activated_params = _activated_by(as_of)
+    paid = paid_as_of_sql(dates)
+    params: Params = dict(paid.params)
+    columns = (
+        'l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount", '
+        f'l."term_weeks", {_START} AS "start"'
+    )
+    if len(dates) == 1:
+        activated, activated_params = _activated_by(dates[0], "activated_before_0")
+        params.update(activated_params, as_of_0=dates[0])
+        book = (
+            f'SELECT {columns}, %(as_of_0)s::date AS "as_of", {paid.expr} AS "paid" '
+            f'FROM "{LOAN_TABLE}" l {paid.join} WHERE {_ACTIVATED} AND {activated}'
+        )
+    else:
+        values = []
+        for index, (day, expr) in enumerate(zip(dates, paid.exprs, strict=True)):
+            activated, activated_params = _activated_by(day, f"activated_before_{index}")
+            params.update(activated_params)
+            params[f"as_of_{index}"] = day
+            values.append(f"(%(as_of_{index})s::date, {expr}, {activated})")
+        book = (
+            f'SELECT {columns}, v."as_of", v."paid" FROM "{LOAN_TABLE}" l {paid.join} '
+            f'CROSS JOIN LATERAL (VALUES {", ".join(values)}) AS v("as_of", "paid", "activated") '
+            f'WHERE {_ACTIVATED} AND v."activated"'
+        )
     sql = f"""
-    book AS (
-        SELECT l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount",
-               l."term_weeks", {_START} AS "start", {paid.expr} AS "paid"
-        FROM "{LOAN_TABLE}" l {paid.join}
-        WHERE {activated}
-    ),
+    book AS ({book}),
     active AS (
         SELECT b.*, b."total_amount" - b."paid" AS "outstanding",
                LEAST(b."term_weeks" - 1, div(b."paid", b."installment_amount")::int)
                    AS "fully_paid",
-               LEAST(b."term_weeks", GREATEST(0, (%(as_of)s::date - b."start" - 1) / 7))
+               LEAST(b."term_weeks", GREATEST(0, (b."as_of" - b."start" - 1) / 7))
                    AS "falling_due"
         FROM book b
         WHERE b."paid" < b."total_amount"
     ),
     state AS MATERIALIZED (
-        SELECT a."id", a."customer_id", a."outstanding",
+        SELECT a."as_of", a."id", a."customer_id", a."outstanding",
                (div(200 * a."outstanding" * a."amount" + a."total_amount",
                     2 * a."total_amount") / 100)::numeric(14, 2) AS "principal",
                GREATEST(0, a."falling_due" - a."fully_paid") AS "missed",
                CASE WHEN a."falling_due" > a."fully_paid"
-                    THEN %(as_of)s::date - (a."start" + 7 * (a."fully_paid" + 1))
+                    THEN a."as_of" - (a."start" + 7 * (a."fully_paid" + 1))
                     ELSE 0 END AS "dpd"
         FROM active a
     )"""
-    return sql, {**paid.params, **activated_params, "as_of": as_of}
+    return sql, params
 
 
 def portfolio_as_of(*, as_of: date) -> PortfolioFigures:
     """Every as-of figure of ``GET /api/portfolio``, in one statement."""
+    (figures,) = portfolio_as_of_dates(dates=[as_of])
+    return figures
+
+
+def portfolio_as_of_dates(*, dates: Sequence[date]) -> list[PortfolioFigures]:
+    """:func:`portfolio_as_of` for several dates in one statement (the admin's trend)."""
     buckets = dpd_buckets()
-    state, params = active_state_sql(as_of)
+    state, params = active_state_sql(dates)
     par = ", ".join(
         f'COALESCE(SUM(s."principal") FILTER (WHERE s."dpd" > {days}), 0)' for days in PAR_DAYS
     )
-    # One row per bucket that has loans: 0 is current, i the i-th bucket (width_bucket
-    # over the buckets' first days); the totals are the exact sums of these rows.
+    # One row per date and bucket that has loans: bucket 0 is current, i the i-th bucket
+    # (width_bucket over the buckets' first days); a date's totals are the exact sums
+    # of its rows.
     sql = f"""
-    WITH {state}
-    SELECT width_bucket(s."dpd", %(lows)s::int[]) AS "bucket", COUNT(*),
-           COALESCE(SUM(s."outstanding"), 0), COALESCE(SUM(s."principal"), 0), {par},
-           COUNT(*) FILTER (WHERE s."missed" >= %(delinquent)s),
-           (SELECT COUNT(DISTINCT d."customer_id") FROM state d
-            WHERE d."missed" >= %(delinquent)s)
-    FROM state s
-    GROUP BY 1
+    WITH {state},
+    per_bucket AS (
+        SELECT s."as_of", width_bucket(s."dpd", %(lows)s::int[]) AS "bucket", COUNT(*) AS "n",
+               COALESCE(SUM(s."outstanding"), 0) AS "outstanding",
+               COALESCE(SUM(s."principal"), 0) AS "principal", {par},
+               COUNT(*) FILTER (WHERE s."missed" >= %(delinquent)s) AS "delinquent"
+        FROM state s
+        GROUP BY 1, 2
+    ),
+    customers AS (
+        SELECT d."as_of", COUNT(DISTINCT d."customer_id") AS "n"
+        FROM state d WHERE d."missed" >= %(delinquent)s GROUP BY 1
+    )
+    SELECT p.*, COALESCE(c."n", 0)
+    FROM per_bucket p LEFT JOIN customers c ON c."as_of" = p."as_of"
     """
-    params = {
-        **params,
-        "lows": [bucket.low for bucket in buckets],
-        "delinquent": DELINQUENT_AFTER_MISSED,
-    }
+    params.update(lows=[bucket.low for bucket in buckets], delinquent=DELINQUENT_AFTER_MISSED)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        rows: dict[date, dict[int, tuple]] = {}
+        for day, bucket, *values in cursor.fetchall():
+            rows.setdefault(day, {})[bucket] = tuple(values)
+    return [_figures(day, buckets, rows.get(day, {})) for day in dates]
+
+
+def _figures(as_of: date, buckets: tuple[Bucket, ...], rows: dict[int, tuple]) -> PortfolioFigures:
+    """A date's figures from its rows ``bucket index -> (loans, outstanding, principal,
+    PAR numerators…, delinquent loans, delinquent customers)``."""
     empty = (0, ZERO, ZERO, *[ZERO] * len(PAR_DAYS), 0, 0)
     per_bucket = [rows.get(index, empty) for index in range(len(buckets) + 1)]
-    figures = [
-        BucketFigures(name, row[0], row[1], row[2])
-        for name, row in zip(bucket_names(buckets), per_bucket, strict=True)
-    ]
     principal = sum((row[2] for row in per_bucket), ZERO)
     at_risk = [sum((row[3 + n] for row in per_bucket), ZERO) for n in range(len(PAR_DAYS))]
-    delinquent_loans = sum(row[3 + len(PAR_DAYS)] for row in per_bucket)
-    delinquent_customers = max(row[4 + len(PAR_DAYS)] for row in per_bucket)
     return PortfolioFigures(
         as_of=as_of,
         active_loans=sum(row[0] for row in per_bucket),
@@ -252,9 +308,12 @@ def portfolio_as_of(*, as_of: date) -> PortfolioFigures:
             str(days): ratio(amount, principal)
             for days, amount in zip(PAR_DAYS, at_risk, strict=True)
         },
-        buckets=figures,
-        delinquent_loans=delinquent_loans,
-        delinquent_customers=delinquent_customers,
+        buckets=[
+            BucketFigures(name, row[0], row[1], row[2])
+            for name, row in zip(bucket_names(buckets), per_bucket, strict=True)
+        ],
+        delinquent_loans=sum(row[3 + len(PAR_DAYS)] for row in per_bucket),
+        delinquent_customers=max(row[4 + len(PAR_DAYS)] for row in per_bucket),
     )
 
 
@@ -270,7 +329,7 @@ def portfolio_collection(*, period_from: date, period_to: date, as_of: date) -> 
     on the due date itself is on time).
     """
     paid = paid_before_sql(_start_of(period_from), name="base")
-    activated, activated_params = _activated_by(as_of)
+    activated, activated_params = _activated_by(as_of, "activated_before")
     rows, row_params = detail_rows_sql()
     end = _end_of(period_to)
     period_end = 'AND r."paid_at" < %(period_end)s' if end is not None else ""
@@ -279,7 +338,7 @@ def portfolio_collection(*, period_from: date, period_to: date, as_of: date) -> 
         SELECT l."id", l."term_weeks", l."total_amount", l."installment_amount",
                {_START} AS "start", {paid.expr} AS "base"
         FROM "{LOAN_TABLE}" l {paid.join}
-        WHERE {activated}
+        WHERE {_ACTIVATED} AND {activated}
     ),
     due AS (
         SELECT b."id" AS "loan_id", b."start" + 7 * k AS "day",
@@ -382,7 +441,7 @@ def filter_loans_by_dpd(
 ) -> QuerySet[Loan]:
     """The loans of ``queryset`` active as of ``as_of`` with days past due in
     ``dpd_min``..``dpd_max`` (either may be None: no bound). One subquery."""
-    state, params = active_state_sql(as_of)
+    state, params = active_state_sql([as_of])
     conditions = ["TRUE"]
     if dpd_min is not None:
         conditions.append('s."dpd" >= %(dpd_min)s')

@@ -36,7 +36,7 @@ def _percent(ratio: str) -> str:
 def portfolio_trend(*, as_of: date, weeks: int = TREND_WEEKS) -> list:
     """The as-of figures at ``as_of`` and each of the ``weeks - 1`` weeks before, oldest first."""
     days = [as_of - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    return [portfolio.portfolio_as_of(as_of=day) for day in days]
+    return portfolio.portfolio_as_of_dates(dates=days)
 
 
 def portfolio_page(request: HttpRequest) -> HttpResponse:

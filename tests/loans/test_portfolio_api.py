@@ -507,3 +507,16 @@ def test_delinquency_bucket_follows_the_setting(settings):
     ]
     settings.BILLING_DPD_BUCKETS = "1-29,30-"
     assert delinquency_bucket(days_past_due=30) == "30-"
+
+
+@pytest.mark.parametrize("seed", [12])
+def test_several_dates_at_once_equal_one_date_at_a_time(monkeypatch, seed):
+    from loans.portfolio import portfolio_as_of, portfolio_as_of_dates
+
+    random_portfolio(monkeypatch, seed, loans=30)
+    today = timezone.localdate()
+    dates = [today - timedelta(weeks=back) for back in range(11, -1, -1)]
+    dates += [today + timedelta(days=3), today - timedelta(days=500)]
+    together = portfolio_as_of_dates(dates=dates)
+    assert together == [portfolio_as_of(as_of=day) for day in dates]
+    assert together == [reference(day) for day in dates]
