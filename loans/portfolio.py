@@ -6,15 +6,19 @@ the ``bucket`` / ``dpd_min`` / ``dpd_max`` filters of the loan lists
 (:func:`loan_arrears`). The figures are defined in ``billing/portfolio.py``,
 which the tests compare these queries against.
 
-Everything a query knows about payments comes from two helpers, the one place
-to change when the ledger changes what a payment detail is:
+Everything a query knows about payments and loans' lives comes from a few
+helpers, the places to change when the ledger changes what a payment detail is
+or when a loan counts:
 
 * :func:`detail_rows_sql`: the payment details that count, as
   ``(loan_id, paid_at, amount)`` rows;
-* :func:`paid_before_sql`: what each loan had been paid before an instant, as
-  a join and an expression over the loan table (today it rewinds the loan's
-  ``paid_amount`` by the later details, which reads only the recent part of
-  the ``payment_detail_paid_at`` index).
+* :func:`paid_before_sql`: what each loan had been paid before one or more
+  instants, as a join and one expression per instant over the loan table (today
+  it rewinds the loan's ``paid_amount`` by the later details, which reads only
+  the recent part of the ``payment_detail_paid_at`` index);
+* :data:`_ACTIVATED` and :func:`_activated_by`: which loans had been activated
+  by the end of a date; :data:`_START`: a loan's first day;
+* :func:`loan_value_payments`: one loan's payments, for its arrears history.
 
 SQL is written with named ``%(name)s`` parameters; :func:`_positional` turns a
 statement into Django's positional form where it is embedded in a queryset.
