@@ -21,7 +21,7 @@ from loans.serializers import (
     LoanRejectInputSerializer,
     TransactionOutputSerializer,
 )
-from mo_loans.api.serializers import AsOfQuerySerializer
+from mo_loans.api.serializers import YEAR_PATTERN, AsOfQuerySerializer
 from mo_loans.api.views_base import ListApi, parse
 
 AS_OF = OpenApiParameter(
@@ -31,7 +31,7 @@ AS_OF = OpenApiParameter(
 )
 KNOWN_AT = OpenApiParameter(
     "known_at",
-    OpenApiTypes.DATETIME,
+    {"type": "string", "format": "date-time", "pattern": YEAR_PATTERN},
     description=(
         "Recording time: the answer as the service would have given it at this instant "
         "(ISO 8601; default: now; never in the future)."

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -66,6 +66,8 @@ def today() -> date:
 
 def end_of_day(as_of: date) -> datetime:
     """The first instant after local date ``as_of``: payments before it count as of it."""
+    if as_of >= date.max - timedelta(days=1):  # no later local day to start
+        return datetime.max.replace(tzinfo=UTC)
     return datetime.combine(
         as_of + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone()
     )

@@ -1,7 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from loans.models import Loan
+from loans.portfolio import delinquency_bucket
 from mo_loans.api.serializers import (
     BoundedDateTimeField,
     ExternalIdField,
@@ -82,6 +84,10 @@ class LoanDetailOutputSerializer(LoanOutputSerializer):
     missed_installments = serializers.IntegerField(source="state.missed_installments")
     days_past_due = serializers.IntegerField(source="state.days_past_due")
     is_delinquent = serializers.BooleanField(source="state.is_delinquent")
+    delinquency_bucket = serializers.SerializerMethodField(
+        help_text="The days-past-due bucket of an active loan (`current`: nothing missed); "
+        "null for a loan that is not active."
+    )
 
     class Meta(LoanOutputSerializer.Meta):
         fields = [
@@ -92,8 +98,15 @@ class LoanDetailOutputSerializer(LoanOutputSerializer):
             "missed_installments",
             "days_past_due",
             "is_delinquent",
+            "delinquency_bucket",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_delinquency_bucket(self, loan) -> str | None:
+        if loan.status != Loan.Status.ACTIVE:
+            return None
+        return delinquency_bucket(days_past_due=loan.state.days_past_due)
 
 
 INSTALLMENT_STATUSES = ("paid", "partial", "due", "missed")

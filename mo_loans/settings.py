@@ -9,7 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from decouple import Csv, config
+from django.core.exceptions import ImproperlyConfigured
 
+from billing.buckets import DEFAULT_BUCKETS, BucketConfigError, parse_buckets
 from mo_loans import ids
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
@@ -216,6 +218,13 @@ BILLING_DEFAULT_INTEREST_RATE = config(
     "BILLING_DEFAULT_INTEREST_RATE", default="0.10", cast=Decimal
 )
 BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, cast=int)
+# Days-past-due buckets of the portfolio figures (docs/portfolio.md); checked here, so a
+# bad value stops every command and the server at start-up with a message naming it.
+BILLING_DPD_BUCKETS = config("BILLING_DPD_BUCKETS", default=DEFAULT_BUCKETS)
+try:
+    parse_buckets(BILLING_DPD_BUCKETS)
+except BucketConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # How long an Idempotency-Key's first response is kept (SPEC §3: at least 24 hours).
 IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast=int)
@@ -235,3 +244,7 @@ METRICS_PORT = config("METRICS_PORT", default=0, cast=int)
 # Portfolio gauges: seconds a process reuses its last answer; query time limit.
 METRICS_PORTFOLIO_TTL = config("METRICS_PORTFOLIO_TTL", default=30, cast=int)
 METRICS_PORTFOLIO_TIMEOUT_MS = config("METRICS_PORTFOLIO_TIMEOUT_MS", default=5000, cast=int)
+# PAR30 above this ratio fires the MoLoansPar30High alert (exported as a gauge).
+METRICS_PAR30_ALERT_THRESHOLD = config(
+    "METRICS_PAR30_ALERT_THRESHOLD", default="0.10", cast=Decimal
+)

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from mo_loans.admin_portfolio import portfolio_page
 from mo_loans.api import views
 from mo_loans.observability.views import metrics
 
@@ -10,6 +11,7 @@ api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("loans.urls")),  # first: it owns customers/balance
+    path("", include("loans.portfolio_urls")),
     path("", include("customers.urls")),
     path("", include("payments.urls")),
     re_path(r"^.*$", views.api_not_found),
@@ -18,6 +20,8 @@ api_patterns = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # Before admin.site.urls, whose catch-all would answer it with a 404.
+    path("admin/portfolio/", admin.site.admin_view(portfolio_page), name="admin-portfolio"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

@@ -5,9 +5,11 @@ from datetime import UTC
 import django_filters
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from mo_loans.api.serializers import refuse_future
+from mo_loans.api.serializers import YEAR_PATTERN, BoundedDateTimeField, refuse_future
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
@@ -40,12 +42,15 @@ class DelinquencyFilterMixin(django_filters.FilterSet):
         value = self.form.cleaned_data.get("known_at")
         if value is None:
             return None
+        if not DATETIME_MIN_YEAR <= value.year <= DATETIME_MAX_YEAR:
+            raise ValidationError({"known_at": [BoundedDateTimeField._OUT_OF_RANGE]})
         try:
             value = value.astimezone(UTC)
         except OverflowError:
             raise ValidationError({"known_at": ["Date-time out of range."]}) from None
         return refuse_future("known_at", value)
 
+    @extend_schema_field({"type": "string", "format": "date-time", "pattern": YEAR_PATTERN})
     def filter_known_at(self, queryset, name, value):
         return queryset.filter(created_at__lte=self.known_at_value())
 

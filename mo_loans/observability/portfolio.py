@@ -1,14 +1,20 @@
-"""Portfolio gauges (delinquent loans and customers, overdue amount), computed at scrape time.
+"""Portfolio gauges, computed at scrape time.
 
-The numbers come from ``loans.selectors.portfolio_delinquency(as_of=...)`` for
-today's local date. They describe the whole portfolio, not one process, so
+* delinquent loans and customers, overdue amount: from
+  ``loans.selectors.portfolio_delinquency(as_of=...)``;
+* PAR ratios and the days-past-due buckets (loans, outstanding, outstanding
+  principal), the figures of ``GET /api/portfolio``: from
+  ``loans.portfolio.portfolio_as_of(as_of=...)``, the same SQL;
+
+both for today's local date. They describe the whole portfolio, not one process, so
 every replica reports the same value: aggregate them with ``max()``, never
 ``sum()``.
 
 A scrape never fails because of them: if the database is down (or the query is
 too slow) the gauges are left out and ``mo_loans_portfolio_scrape_error`` is 1.
-Each process keeps the last good answer for ``METRICS_PORTFOLIO_TTL`` seconds
-so that frequent scrapes do not each run the query.
+The risk gauges have their own ``mo_loans_portfolio_risk_scrape_error``. Each
+process keeps the last good answer for ``METRICS_PORTFOLIO_TTL`` seconds so that
+frequent scrapes do not each run the queries.
 """
 
 from __future__ import annotations
@@ -36,12 +42,16 @@ SELECTOR_MODULE = "loans.selectors"
 SELECTOR_NAME = "portfolio_delinquency"
 
 
-def _selector() -> Callable[..., dict[str, Any]]:
+RISK_MODULE = "loans.portfolio"
+RISK_NAME = "portfolio_as_of"
+
+
+def _selector(module: str = SELECTOR_MODULE, name: str = SELECTOR_NAME) -> Callable[..., Any]:
     # Imported lazily: the loans app must not be loaded to define metrics.
-    return getattr(importlib.import_module(SELECTOR_MODULE), SELECTOR_NAME)
+    return getattr(importlib.import_module(module), name)
 
 
-def _query(as_of: date) -> dict[str, Any]:
+def _query(as_of: date, selector: Callable[..., Any] | None = None) -> Any:
     timeout_ms = int(getattr(settings, "METRICS_PORTFOLIO_TIMEOUT_MS", 5000))
     with transaction.atomic():
         if timeout_ms > 0 and connection.vendor == "postgresql":
@@ -50,7 +60,7 @@ def _query(as_of: date) -> dict[str, Any]:
                 cursor.execute(
                     "SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)]
                 )
-        return _selector()(as_of=as_of)
+        return (selector or _selector())(as_of=as_of)
 
 
 class PortfolioCollector(Collector):
@@ -65,14 +75,17 @@ class PortfolioCollector(Collector):
         with self._lock:
             self._cached = None
 
-    def _values(self) -> dict[str, Any]:
+    def _compute(self, as_of: date) -> Any:
+        return _query(as_of)
+
+    def _values(self) -> Any:
         ttl = float(getattr(settings, "METRICS_PORTFOLIO_TTL", 30))
         as_of = timezone.localdate()
         with self._lock:
             cached = self._cached
             if cached and cached[1] == as_of and self._clock() - cached[0] < ttl:
                 return cached[2]
-        values = _query(as_of)
+        values = self._compute(as_of)
         with self._lock:
             self._cached = (self._clock(), as_of, values)
         return values
@@ -126,4 +139,73 @@ class PortfolioCollector(Collector):
         yield from (loans, customers, overdue, error, duration)
 
 
+class RiskCollector(PortfolioCollector):
+    """PAR and the days-past-due buckets, from the SQL behind ``GET /api/portfolio``."""
+
+    def _compute(self, as_of: date) -> Any:
+        return _query(as_of, _selector(RISK_MODULE, RISK_NAME))
+
+    def _families(self) -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                f"{NAMESPACE}_par_ratio",
+                "Portfolio at risk: outstanding principal of active loans more than `days` "
+                "days past due over that of all active loans, as of today (0 to 1).",
+                labels=["days"],
+            ),
+            GaugeMetricFamily(f"{NAMESPACE}_portfolio_active_loans", "Loans active as of today."),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_portfolio_outstanding_principal",
+                "Outstanding principal of the active loans, in the lender's currency.",
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_portfolio_bucket_loans",
+                "Active loans in each days-past-due bucket, as of today.",
+                labels=["bucket"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_portfolio_bucket_outstanding",
+                "What the active loans of each days-past-due bucket still owe.",
+                labels=["bucket"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_portfolio_bucket_outstanding_principal",
+                "Outstanding principal of the active loans of each days-past-due bucket.",
+                labels=["bucket"],
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_par30_alert_threshold",
+                "PAR30 above this ratio fires the MoLoansPar30High alert "
+                "(METRICS_PAR30_ALERT_THRESHOLD).",
+            ),
+            GaugeMetricFamily(
+                f"{NAMESPACE}_portfolio_risk_scrape_error",
+                "1 when the PAR and bucket gauges could not be computed on this scrape, else 0.",
+            ),
+        ]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        par, active, principal, loans, owed, owed_principal, threshold, error = self._families()
+        threshold.add_metric([], float(getattr(settings, "METRICS_PAR30_ALERT_THRESHOLD", 0.1)))
+        try:
+            figures = self._values()
+            for days, value in figures.par.items():
+                par.add_metric([days], float(Decimal(value)))
+            active.add_metric([], int(figures.active_loans))
+            principal.add_metric([], float(figures.outstanding_principal))
+            for bucket in figures.buckets:
+                loans.add_metric([bucket.bucket], int(bucket.loans))
+                owed.add_metric([bucket.bucket], float(bucket.outstanding))
+                owed_principal.add_metric([bucket.bucket], float(bucket.outstanding_principal))
+        except Exception:  # a broken scrape must never break /metrics
+            logger.warning("portfolio risk metrics unavailable", exc_info=True)
+            connection.close_if_unusable_or_obsolete()
+            error.add_metric([], 1)
+            yield from (threshold, error)
+            return
+        error.add_metric([], 0)
+        yield from (par, active, principal, loans, owed, owed_principal, threshold, error)
+
+
 portfolio_collector = PortfolioCollector()
+risk_collector = RiskCollector()

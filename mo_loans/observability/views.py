@@ -28,7 +28,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from mo_loans.api.errors import error_body
-from mo_loans.observability.portfolio import portfolio_collector
+from mo_loans.observability.portfolio import portfolio_collector, risk_collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -54,9 +54,9 @@ def scrape_registry() -> CollectorRegistry:
     path = multiprocess_dir()
     if path:
         MultiProcessCollector(registry, path=path)
-        registry.register(portfolio_collector)
+        registry.register(_Chain([portfolio_collector, risk_collector]))
     else:
-        registry.register(_Chain([REGISTRY, portfolio_collector]))
+        registry.register(_Chain([REGISTRY, portfolio_collector, risk_collector]))
     return registry
 
 

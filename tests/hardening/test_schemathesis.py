@@ -48,6 +48,10 @@ STATE_DEPENDENT_400 = {
     "taken_at_in_future",
     "paid_at_in_future",
     "known_at_in_future",
+    "invalid_period",
+    "period_too_long",
+    "period_after_as_of",
+    "invalid_dpd_range",
 }
 
 
@@ -121,7 +125,10 @@ class ApiWorkflow(schema.as_state_machine()):
         ):
             case.body["score"] = "999999999999.99"
         if case.operation.label.endswith("/activate") and isinstance(case.body, dict):
-            taken_at = parse_datetime(str(case.body.get("taken_at", "")))
+            try:
+                taken_at = parse_datetime(str(case.body.get("taken_at", "")))
+            except ValueError:  # well formed but impossible ("12:99"): the API answers 400
+                taken_at = None
             if taken_at is not None and taken_at.tzinfo and taken_at > timezone.now():
                 del case.body["taken_at"]  # a loan cannot be taken in the future; take it now
 

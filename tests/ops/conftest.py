@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from mo_loans.logging_json import JsonFormatter, RequestIdFilter
-from mo_loans.observability.portfolio import portfolio_collector
+from mo_loans.observability.portfolio import portfolio_collector, risk_collector
 
 
 class Scrape(dict):
@@ -66,8 +66,10 @@ def _fresh_portfolio(settings):
     """Portfolio gauges computed on every scrape, never from a previous test's cache."""
     settings.METRICS_PORTFOLIO_TTL = 0
     portfolio_collector.clear()
+    risk_collector.clear()
     yield
     portfolio_collector.clear()
+    risk_collector.clear()
 
 
 class JsonLines:

@@ -1,0 +1,153 @@
+"""Issue 12 benchmark: portfolio risk figures (GET /api/portfolio's selectors) at scale.
+
+    make bench BENCH=risk
+    BENCH_RISK_SIZES=100000,1000000 make bench BENCH=risk
+
+Seeds its database with ``bench_portfolio.seed`` (set-based ``INSERT … SELECT
+generate_series``: 5 loans per customer, 50-week loans, payments for ~80 % of
+them) and times, in process (no HTTP), the median of ``BENCH_REPEAT`` calls:
+
+* ``portfolio_as_of`` as of today and 60 days ago;
+* ``portfolio_collection`` over the last 7 days, and the 7 days to 60 days ago;
+* the ``bucket=8-30`` loan filter (a count), today and 60 days ago;
+* the admin page's 12-week trend.
+
+At sizes up to ``BENCH_RISK_CHECK_MAX`` (default 100,000) every figure is also
+computed by ``billing.portfolio`` in Python over the seeded rows, and a
+difference fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import bench_portfolio  # sets Django up on its own database first
+from common import BenchError, print_table, recreate_database, timed
+from django.db import connection
+from django.utils import timezone
+
+from billing.portfolio import (
+    PortfolioLoan,
+    ScheduledLoan,
+    collection_figures,
+    portfolio_figures,
+)
+from billing.schedule import Terms, start_date
+from loans import portfolio
+from loans.models import Loan
+from mo_loans.admin_portfolio import portfolio_trend
+
+SIZES = [int(n) for n in os.environ.get("BENCH_RISK_SIZES", "10000").split(",")]
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+CHECK_MAX = int(os.environ.get("BENCH_RISK_CHECK_MAX", "100000"))
+PAST = 60
+
+
+def plain_book():
+    """Every activated loan's terms, start and (value date, amount) payments, in Python."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, customer_id, amount, interest_rate, term_weeks, total_amount, "
+            f'installment_amount, maximum_payment_date FROM "{Loan._meta.db_table}" '
+            "WHERE status IN (2, 4)"
+        )
+        loans = cursor.fetchall()
+        cursor.execute(
+            f'SELECT loan_id, paid_at, amount FROM "{portfolio.DETAIL_TABLE}" ORDER BY paid_at, id'
+        )
+        payments: dict[int, list] = {}
+        for loan_id, paid_at, amount in cursor.fetchall():
+            payments.setdefault(loan_id, []).append((timezone.localdate(paid_at), amount))
+    return [
+        (
+            customer,
+            Terms(amount, rate, weeks, total, inst),
+            start_date(end, weeks),
+            payments.get(loan_id, []),
+        )
+        for loan_id, customer, amount, rate, weeks, total, inst, end in loans
+    ]
+
+
+def check(n_loans: int) -> None:
+    book = plain_book()
+    today = timezone.localdate()
+    for as_of in (today, today - timedelta(days=PAST)):
+        rows = [
+            PortfolioLoan(c, t, s, sum((a for d, a in p if d <= as_of), Decimal(0)))
+            for c, t, s, p in book
+        ]
+        if portfolio.portfolio_as_of(as_of=as_of) != portfolio_figures(loans=rows, as_of=as_of):
+            raise BenchError(f"portfolio_as_of({as_of}) differs from billing.portfolio")
+    scheduled = [ScheduledLoan(t, s, p) for _, t, s, p in book]
+    for end in (today, today - timedelta(days=PAST)):
+        start = end - timedelta(days=6)
+        got = portfolio.portfolio_collection(period_from=start, period_to=end, as_of=today)
+        if got != collection_figures(loans=scheduled, period_from=start, period_to=end):
+            raise BenchError(f"portfolio_collection({start}..{end}) differs from billing.portfolio")
+    print(f"checked every figure against billing.portfolio at {n_loans:,} loans", flush=True)
+
+
+def run_size(n_loans: int) -> tuple[dict, dict]:
+    print(f"\n--- {n_loans:,} loans", flush=True)
+    times = bench_portfolio.seed(n_loans)
+    if n_loans <= CHECK_MAX:
+        check(n_loans)
+    today = timezone.localdate()
+    past = today - timedelta(days=PAST)
+    week = timedelta(days=6)
+    cases = {
+        "portfolio as of today": lambda: portfolio.portfolio_as_of(as_of=today),
+        f"portfolio as of {PAST} days ago": lambda: portfolio.portfolio_as_of(as_of=past),
+        "collection, last 7 days": lambda: portfolio.portfolio_collection(
+            period_from=today - week, period_to=today, as_of=today
+        ),
+        f"collection, 7 days to {PAST} days ago": lambda: portfolio.portfolio_collection(
+            period_from=past - week, period_to=past, as_of=today
+        ),
+        "bucket=8-30 filter (count), today": lambda: portfolio.filter_loans_by_dpd(
+            Loan.objects.all(), as_of=today, dpd_min=8, dpd_max=30
+        ).count(),
+        f"bucket=8-30 filter (count), {PAST} days ago": lambda: portfolio.filter_loans_by_dpd(
+            Loan.objects.all(), as_of=past, dpd_min=8, dpd_max=30
+        ).count(),
+        "admin 12-week trend": lambda: portfolio_trend(as_of=today),
+    }
+    return times, {name: timed(fn, repeat=REPEAT)[0] for name, fn in cases.items()}
+
+
+def main() -> int:
+    recreate_database()
+    started = time.perf_counter()
+    results = {n: run_size(n) for n in SIZES}
+    print("\n### Seeding\n")
+    print_table(
+        ["loans", "seeding total"],
+        [[f"{n:,}", f"{times['total']:.1f} s"] for n, (times, _) in results.items()],
+    )
+    print(f"\n### Median of {REPEAT} calls after a warm-up (min–max), in process\n")
+    names = list(results[SIZES[0]][1])
+    print_table(
+        ["figure", *[f"{n:,} loans" for n in SIZES]],
+        [
+            [
+                name,
+                *[
+                    f"{results[n][1][name].median_ms:.0f} ms "
+                    f"({results[n][1][name].min_ms:.0f}–{results[n][1][name].max_ms:.0f})"
+                    for n in SIZES
+                ],
+            ]
+            for name in names
+        ],
+    )
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
