@@ -54,23 +54,33 @@ def setup_django(database_name: str) -> None:
     import django
 
     django.setup()
-    # The benchmarks seed and empty their own scratch databases: they connect as
-    # the database owner (the app role may not TRUNCATE), as the test suite does.
+    # The benchmarks load, truncate and recreate their database: they work as its
+    # owner. What they serve over HTTP (gunicorn) connects as the app role.
     from django.conf import settings
+    from django.db import connections
 
     from mo_loans.dbroles import owner_credentials
 
-    owner = owner_credentials(settings.DATABASES["default"])
+    db = settings.DATABASES["default"]
+    db["APP"] = {"USER": db["USER"], "PASSWORD": db["PASSWORD"]}
+    owner = owner_credentials(db)
     if owner:
-        settings.DATABASES["default"].update(owner)
+        db.update(owner)
+        connections["default"].close()
 
 
 def recreate_database(*, migrate: bool = True) -> None:
-    """Drop and create the configured (benchmark) database, then migrate it."""
+    """Drop and create the configured (benchmark) database, then migrate it.
+
+    The app role gets its grants, and the database lets its sessions TRUNCATE
+    the ledger (payments 0051): a benchmark empties it between runs.
+    """
     import psycopg
     from django.core.management import call_command
     from django.db import connection
     from psycopg import sql
+
+    from mo_loans.dbroles import app_role_grant
 
     name = connection.settings_dict["NAME"]
     if not name.startswith(BENCH_DATABASE_PREFIX):  # never drop anybody else's data
@@ -90,6 +100,9 @@ def recreate_database(*, migrate: bool = True) -> None:
         )
     if migrate:
         call_command("migrate", verbosity=0, interactive=False)
+        app = connection.settings_dict["APP"]["USER"]
+        if app != connection.settings_dict["USER"]:
+            app_role_grant(role=app)
 
 
 def create_api_key(name: str = "bench") -> str:
