@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served from here: no CDN
     "django_prometheus",
     "mo_loans",
     "customers",
@@ -126,6 +127,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # /api/docs/ and /api/redoc/ load their JavaScript and CSS from this server
+    # (drf-spectacular-sidecar, through WhiteNoise), so they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge: it would send the schema URL to a third party.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # The ApiKeyAuth security scheme comes from mo_loans.api.auth.ApiKeyChallengeScheme.
     "COMPONENT_SPLIT_REQUEST": True,
     # Error answers, precise pagination parameters, Idempotency-Key and links.

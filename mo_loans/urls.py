@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from mo_loans.api import views
 from mo_loans.observability.views import metrics
@@ -9,6 +9,12 @@ from mo_loans.observability.views import metrics
 api_patterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "redoc",
+        # The package's page also loads Google Fonts; ours uses the browser's fonts.
+        SpectacularRedocView.as_view(url_name="schema", template_name="mo_loans/redoc.html"),
+        name="redoc",
+    ),
     path("", include("loans.urls")),  # first: it owns customers/balance
     path("", include("customers.urls")),
     path("", include("payments.urls")),
