@@ -9,6 +9,7 @@ from pathlib import Path
 
 from decouple import Csv, config
 
+from mo_loans.api.schema_docs import API_DESCRIPTION
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
 
@@ -122,7 +123,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MO Loans API",
-    "DESCRIPTION": "Customers, loans with weekly billing, payments, balances and delinquency.",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -136,6 +137,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # The ApiKeyAuth security scheme comes from mo_loans.api.auth.ApiKeyChallengeScheme.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Docstrings are for developers; what a client reads is in mo_loans/api/schema_docs.py.
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     # Error answers, precise pagination parameters, Idempotency-Key and links.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

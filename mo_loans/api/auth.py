@@ -33,4 +33,11 @@ else:
         name = "ApiKeyAuth"
 
         def get_security_definition(self, auto_schema):
-            return {"type": "apiKey", "in": "header", "name": "Authorization"}
+            from mo_loans.api.schema_docs import API_KEY_SCHEME
+
+            return {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": API_KEY_SCHEME,
+            }
