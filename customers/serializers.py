@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from customers import rules
 from customers.models import Customer
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import InputSerializer, MoneyField, StrictCharField, StrictEmailField
 
 
 def validate_external_id(value: str) -> str:
@@ -14,7 +14,7 @@ def validate_external_id(value: str) -> str:
 class CustomerInputSerializer(InputSerializer):
     """The rules for one new customer, shared by the single, bulk and import paths."""
 
-    external_id = serializers.CharField(
+    external_id = StrictCharField(
         min_length=1,
         max_length=rules.EXTERNAL_ID_MAX_LENGTH,
         validators=[validate_external_id],
@@ -22,10 +22,10 @@ class CustomerInputSerializer(InputSerializer):
     )
     score = MoneyField(positive=False)
     preapproved_at = serializers.DateTimeField(required=False, allow_null=True)
-    name = serializers.CharField(
+    name = StrictCharField(
         required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH, default=""
     )
-    email = serializers.EmailField(
+    email = StrictEmailField(
         required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH, default=""
     )
 
@@ -33,10 +33,8 @@ class CustomerInputSerializer(InputSerializer):
 class CustomerUpdateSerializer(InputSerializer):
     score = MoneyField(positive=False, required=False)
     status = serializers.ChoiceField(choices=Customer.Status.choices, required=False)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH)
-    email = serializers.EmailField(
-        required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH
-    )
+    name = StrictCharField(required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH)
+    email = StrictEmailField(required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH)
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):

@@ -2,12 +2,17 @@ from rest_framework import serializers
 
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from loans.models import Loan
-from mo_loans.api.serializers import InputSerializer, MoneyField, StrictDecimalField
+from mo_loans.api.serializers import (
+    InputSerializer,
+    MoneyField,
+    StrictCharField,
+    StrictDecimalField,
+)
 
 
 class LoanInputSerializer(InputSerializer):
-    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    external_id = StrictCharField(min_length=1, max_length=60, trim_whitespace=False)
+    customer_external_id = StrictCharField(min_length=1, max_length=60, trim_whitespace=False)
     amount = MoneyField()
     interest_rate = StrictDecimalField(
         max_digits=5, decimal_places=4, min_value=0, max_value=1, required=False
@@ -15,9 +20,7 @@ class LoanInputSerializer(InputSerializer):
     term_weeks = serializers.IntegerField(
         min_value=MIN_TERM_WEEKS, max_value=MAX_TERM_WEEKS, required=False
     )
-    contract_version = serializers.CharField(
-        max_length=60, required=False, allow_blank=True, default=""
-    )
+    contract_version = StrictCharField(max_length=60, required=False, allow_blank=True, default="")
 
     def validate_interest_rate(self, value):
         if not value.is_finite():

@@ -1,14 +1,14 @@
 from rest_framework import serializers
 
-from mo_loans.api.serializers import InputSerializer, MoneyField
+from mo_loans.api.serializers import InputSerializer, MoneyField, StrictCharField
 from payments.models import Payment
 
 
 class PaymentInputSerializer(InputSerializer):
-    external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
-    customer_external_id = serializers.CharField(min_length=1, max_length=60, trim_whitespace=False)
+    external_id = StrictCharField(min_length=1, max_length=60, trim_whitespace=False)
+    customer_external_id = StrictCharField(min_length=1, max_length=60, trim_whitespace=False)
     total_amount = MoneyField()
-    loan_external_id = serializers.CharField(
+    loan_external_id = StrictCharField(
         min_length=1,
         max_length=60,
         required=False,

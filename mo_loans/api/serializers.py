@@ -13,6 +13,23 @@ _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
+class _StrictString:
+    """Only a JSON string: DRF alone stores ``0`` as ``"0"`` and ``true`` as ``"True"``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StrictString, serializers.CharField):
+    """A text input that must be a JSON string, as the schema says (``"name": 0`` is 400)."""
+
+
+class StrictEmailField(_StrictString, serializers.EmailField):
+    """An email input that must be a JSON string."""
+
+
 class StrictDecimalField(serializers.DecimalField):
     """A decimal input in plain notation: a JSON number, or a string such as ``"110000.00"``.
 
