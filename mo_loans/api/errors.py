@@ -20,6 +20,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mo_loans.api.auth import NO_VALID_KEY
+
 logger = logging.getLogger(__name__)
 
 # The database cannot be reached, or the connection broke: retry later (503).
@@ -159,6 +161,8 @@ def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: P
         )
         error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         return error
+    if isinstance(exc, drf.NotAuthenticated):
+        exc = drf.NotAuthenticated(NO_VALID_KEY)
     if isinstance(exc, drf.APIException):
         error = ApplicationError(
             str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request refused.",

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from mo_loans.api.errors import error_body
+from mo_loans.api.renderers import JsonResponse
 from mo_loans.models import IdempotencyKey
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"

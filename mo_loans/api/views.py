@@ -3,12 +3,13 @@
 import sys
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from mo_loans.api.errors import DATABASE_UNAVAILABLE, NotFoundError, error_body
+from mo_loans.api.renderers import JsonResponse
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
