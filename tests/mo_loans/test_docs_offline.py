@@ -89,6 +89,15 @@ def test_docs_page_and_every_asset_it_references_come_from_this_server(page, nee
     assert '"/api/schema"' in html
 
 
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_forbid_the_browser_to_fetch_from_elsewhere(page):
+    policy = Client().get(page)["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    for name, sources in directives.items():
+        assert "http" not in sources and "*" not in sources, name
+
+
 def test_swagger_ui_names_no_online_validator():
     html = Client().get("/api/docs/").content.decode()
     assert '"validatorUrl": null' in html
