@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench bench-http db-stop clean
+.PHONY: run test lint format migrate bench bench-http db-stop clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,24 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Debian's chromium and chromium-driver for the browser tests (tests/browser/).
+# Installed when missing and we are root; otherwise say why: those tests then skip.
+BROWSER_LOG := /tmp/mo-loans-browser-deps.log
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "browser-deps: chromium or chromedriver missing and not root; browser tests will skip"; \
+		exit 0; fi; \
+	echo "browser-deps: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	if { apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium chromium-driver; } >$(BROWSER_LOG) 2>&1; then \
+		echo "browser-deps: installed $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else \
+		echo "browser-deps: apt-get failed (see $(BROWSER_LOG)); browser tests will skip"; \
+		tail -n 3 $(BROWSER_LOG); fi
+
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
-test: lint
+test: lint browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
