@@ -5,6 +5,7 @@ the browser from fetching anything elsewhere: ReDoc's bundle, for one, loads
 its vendor's logo from a CDN, which the policy blocks (the page hides it).
 """
 
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 # Swagger UI starts from an inline script; ReDoc styles inline and searches in a blob worker.
@@ -22,6 +23,7 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class _OfflineDocs:
+    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
