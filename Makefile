@@ -62,8 +62,10 @@ bench: $(VENV)/.dev
 bench-http: $(VENV)/.dev
 	$(BIN)/python bench/bench_http.py
 
+# The embedded PostgreSQL keeps running after make run / make test; this stops it.
 db-stop:
-	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m mo_loans.embedded_db stop; \
+	else echo "No $(VENV) here, so no embedded PostgreSQL was started from it."; fi
 
 clean: db-stop
 	rm -rf $(VENV) .pgdata
