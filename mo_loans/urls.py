@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from mo_loans.api import views
@@ -18,8 +19,10 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("admin", RedirectView.as_view(url="/admin/")),  # the admin lives under /admin/
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
 ]

@@ -12,6 +12,27 @@ from mo_loans.api.errors import DATABASE_UNAVAILABLE, NotFoundError, error_body
 from mo_loans.api.renderers import JsonResponse
 
 
+def index(request: HttpRequest) -> JsonResponse:
+    """``/``: where to go from here, for a person with a browser or ``curl``."""
+    return JsonResponse(
+        {
+            "name": "MO Loans API",
+            "links": {
+                "docs": "/api/docs/",
+                "redoc": "/api/redoc/",
+                "schema": "/api/schema/",
+                "customers": "/api/customers",
+                "loans": "/api/loans",
+                "payments": "/api/payments",
+                "admin": "/admin/",
+                "healthz": "/healthz",
+                "readyz": "/readyz",
+            },
+            "authentication": "Every /api/ call but the docs needs `Authorization: Api-Key <key>`.",
+        }
+    )
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up. Touches nothing else."""
     return JsonResponse({"status": "ok"})
