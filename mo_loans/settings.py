@@ -152,13 +152,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Billing defaults (SPEC §4).
+# Billing defaults (docs/billing.md).
 BILLING_DEFAULT_INTEREST_RATE = config(
     "BILLING_DEFAULT_INTEREST_RATE", default="0.10", cast=Decimal
 )
 BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, cast=int)
 
-# How long an Idempotency-Key's first response is kept (SPEC §3: at least 24 hours).
+# How long an Idempotency-Key's first response is kept (at least 24 hours, docs/api.md).
 IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast=int)
 
 # Logs and metrics (docs/operations.md).

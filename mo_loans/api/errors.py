@@ -1,4 +1,4 @@
-"""One error hierarchy and one exception handler for the whole API (SPEC §3).
+"""One error hierarchy and one exception handler for the whole API (docs/api.md).
 
 Every 4xx/5xx under ``/api/`` is ``{"code", "message"[, "fields"]}``. Services
 raise :class:`ApplicationError` subclasses; DRF's own exceptions, Django's 404
@@ -191,7 +191,7 @@ def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: P
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF ``EXCEPTION_HANDLER``: render any exception as the SPEC §3 error body."""
+    """DRF ``EXCEPTION_HANDLER``: render any exception as the API's error body."""
     set_rollback()
     error = _to_application_error(exc)
     headers: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for every POST under ``/api/`` (SPEC §3).
+"""``Idempotency-Key`` for every POST under ``/api/`` (docs/api.md).
 
 The first request with a key runs and its response (status and body) is kept.
 A repeat with the same key and the same request gets that response again and

@@ -1,6 +1,6 @@
 """drf-spectacular postprocessing: the parts of the API contract views cannot state.
 
-* every operation documents the error answers it can give (SPEC §3), all with
+* every operation documents the error answers it can give, all with
   the one ``Error`` body ``{"code", "message"[, "fields"]}``;
 * pagination parameters say what they accept (integers from 1);
 * every POST documents its optional ``Idempotency-Key`` header;
