@@ -69,9 +69,12 @@ class CustomerAdmin(admin.ModelAdmin):
     def available_amount(self, customer: Customer) -> str:
         return money(self._balance(customer)["available_amount"])
 
-    @admin.display(description="Delinquent", boolean=True)
-    def delinquent(self, customer: Customer) -> bool:
-        return self._balance(customer)["is_delinquent"]
+    @admin.display(description="Delinquent")
+    def delinquent(self, customer: Customer) -> str:
+        # Words, not Django's green tick: being delinquent is not good news.
+        if self._balance(customer)["is_delinquent"]:
+            return "Yes: a loan has 2 or more missed instalments"
+        return "No"
 
     @admin.display(description="Loans")
     def loans(self, customer: Customer) -> str:

@@ -144,7 +144,7 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
         "outstanding_shown",
         "status",
         "taken_on",
-        "maximum_payment_date",
+        "ends_on",
     ]
     list_filter = ["status"]
     search_fields = ["external_id", "customer__external_id", "customer__name"]
@@ -181,6 +181,10 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
     @admin.display(description="Taken", ordering="taken_at")
     def taken_on(self, loan: Loan):
         return timezone.localdate(loan.taken_at) if loan.taken_at else None
+
+    @admin.display(description="Ends", ordering="maximum_payment_date")
+    def ends_on(self, loan: Loan):
+        return loan.maximum_payment_date
 
     def get_readonly_fields(self, request, obj=None):
         shown = [f"{name}_shown" for name in MONEY_FIELDS]

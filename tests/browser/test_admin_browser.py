@@ -35,6 +35,11 @@ def test_operator_activates_a_loan_and_sees_a_paid_instalment(chrome, live_serve
     admin_login(chrome, live_server.url, "operator", "secret-pw")
     assert "MO Loans" in chrome.title
     chrome.get(f"{live_server.url}/admin/loans/loan/")
+    # The list's columns fit a laptop screen (1366 px): no sideways scrolling.
+    assert chrome.execute_script(
+        "const t = document.getElementById('result_list');"
+        "return t.scrollWidth <= t.parentElement.clientWidth;"
+    )
     chrome.find_element(By.LINK_TEXT, "L-ana").click()
     wait(chrome).until(ec.presence_of_element_located((By.ID, "loan-activate")))
     chrome.save_screenshot(str(tmp_path / "1-pending-loan.png"))

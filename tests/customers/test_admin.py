@@ -34,7 +34,7 @@ def test_customer_page_shows_balance_delinquency_and_links(staff_client):
     assert "6,000,000.00" in page  # the credit line
     assert "5,390,000.00" in page  # total debt: 5,500,000 less one instalment
     assert "610,000.00" in page  # available
-    assert 'alt="True"' in page  # delinquent: instalments 2 and 3 are missed
+    assert "Yes: a loan has 2 or more missed instalments" in page  # instalments 2-4 missed
     assert f"/admin/loans/loan/?customer__id__exact={customer.pk}" in page
     assert f"/admin/payments/payment/?customer__id__exact={customer.pk}" in page
     assert "1 loan(s)" in page and "1 payment(s)" in page
