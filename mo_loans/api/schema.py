@@ -353,6 +353,26 @@ def _describe(path: str, operation: dict[str, Any], components: dict[str, Any]) 
             parameter["description"] = schema_docs.QUERY_PARAMETERS[name]
 
 
+def _describe_pages(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """A page's ``next``/``previous`` examples are this API's URLs, not a made-up host's."""
+    done: set[str] = set()
+    for path in sorted(paths, key=len):  # the shortest list path of each page type
+        content = paths[path].get("get", {}).get("responses", {}).get("200", {}).get("content", {})
+        name = _ref_name(content.get("application/json", {}).get("schema", {})) or ""
+        if not name.startswith("Paginated") or name in done:
+            continue
+        done.add(name)
+        url = "http://127.0.0.1:8000" + path.replace("{external_id}", "ana")
+        properties = components[name]["properties"]
+        properties["count"].update(example=120, description="How many there are in all.")
+        properties["next"].update(
+            example=f"{url}?page=3", description="The next page's URL; null on the last page."
+        )
+        properties["previous"].update(
+            example=f"{url}?page=1", description="The previous page's URL; null on the first."
+        )
+
+
 def _describe_components(components: dict[str, Any]) -> None:
     for name, component in components.items():
         if name in schema_docs.COMPONENTS:
@@ -367,6 +387,7 @@ def postprocess_schema(result: dict[str, Any], generator, request, public) -> di
     components["Error"] = ERROR_SCHEMA
     _name_enums(components)
     _describe_components(components)
+    _describe_pages(result.get("paths", {}), components)
     for path, methods in result.get("paths", {}).items():
         if not path.startswith("/api/"):
             continue

@@ -128,3 +128,21 @@ def test_bulk_csv_body_names_every_accepted_column(schema):
     for column in ("external_id", "score", "preapproved_at", "name", "email"):
         assert f"`{column}`" in description
     assert "any order" in description
+
+
+def _examples(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "example" and isinstance(value, str):
+                yield value
+            else:
+                yield from _examples(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _examples(item)
+
+
+def test_example_urls_are_this_apis(schema):
+    urls = [value for value in _examples(schema) if "://" in value]
+    assert urls, "pages show example next/previous URLs"
+    assert all(url.startswith("http://127.0.0.1:8000/api/") for url in urls), urls
