@@ -145,10 +145,10 @@ SPECTACULAR_SETTINGS = {
         "mo_loans.api.schema.postprocess_schema",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "CustomerStatusEnum": "customers.models.Customer.Status",
-        "LoanStatusEnum": "loans.models.Loan.Status",
-        "PaymentStatusEnum": "payments.models.Payment.Status",
-        "InstallmentStatusEnum": "loans.serializers.INSTALLMENT_STATUSES",
+        "CustomerStatus": "customers.models.Customer.Status",
+        "LoanStatus": "loans.models.Loan.Status",
+        "PaymentStatus": "payments.models.Payment.Status",
+        "InstallmentStatus": "loans.serializers.INSTALLMENT_STATUSES",
     },
 }
 

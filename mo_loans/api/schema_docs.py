@@ -153,22 +153,22 @@ PATH_RESOURCES = {"customers": "customer", "loans": "loan", "payments": "payment
 
 # Enum component -> value -> what the value means (default: its label).
 VALUE_MEANINGS: dict[str, dict[object, str]] = {
-    "CustomerStatusEnum": {
+    "CustomerStatus": {
         1: "may take new loans",
         2: "takes no new loans",
     },
-    "LoanStatusEnum": {
+    "LoanStatus": {
         1: "created, waiting to be activated or rejected; counts against the credit line",
         2: "activated: billed weekly, takes payments",
         3: "never activated; owes nothing",
         4: "repaid in full",
     },
-    "PaymentStatusEnum": {
+    "PaymentStatus": {
         1: "applied to the loans named in `details`",
         2: "recorded but applied to nothing; `rejection_reason` says why",
         3: "undone after it was completed; pays nothing",
     },
-    "InstallmentStatusEnum": {
+    "InstallmentStatus": {
         "paid": "paid in full",
         "partial": "partly paid and not yet missed",
         "due": "nothing paid yet and not yet missed",

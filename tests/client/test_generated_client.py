@@ -92,7 +92,7 @@ def test_the_readme_first_loan_through_a_generated_client(generated, live_server
         client=api, body=models.CustomerInputRequest(external_id="ana", score="6000000")
     )
     assert isinstance(customer, models.CustomerOutput), customer
-    assert customer.status is models.CustomerStatusEnum.ACTIVE
+    assert customer.status is models.CustomerStatus.ACTIVE
     assert customer.score == "6000000.00"
 
     loan = loans_create.sync(
@@ -102,12 +102,12 @@ def test_the_readme_first_loan_through_a_generated_client(generated, live_server
         ),
     )
     assert isinstance(loan, models.LoanDetailOutput), loan
-    assert loan.status is models.LoanStatusEnum.PENDING
+    assert loan.status is models.LoanStatus.PENDING
     assert (loan.total_amount, loan.installment_amount) == ("5500000.00", "110000.00")
 
     active = loans_activate.sync("L-1", client=api, body=models.LoanActivateInputRequest())
     assert isinstance(active, models.LoanDetailOutput), active
-    assert active.status is models.LoanStatusEnum.ACTIVE
+    assert active.status is models.LoanStatus.ACTIVE
     assert active.outstanding == "5500000.00"
 
     payment = payments_create.sync(
@@ -117,14 +117,14 @@ def test_the_readme_first_loan_through_a_generated_client(generated, live_server
         ),
     )
     assert isinstance(payment, models.PaymentOutput), payment
-    assert payment.status is models.PaymentStatusEnum.COMPLETED
+    assert payment.status is models.PaymentStatus.COMPLETED
     assert [(d.loan_external_id, d.amount) for d in payment.details] == [("L-1", "110000.00")]
 
     schedule = loans_schedule.sync("L-1", client=api)
     assert len(schedule) == 50
-    assert schedule[0].status is models.InstallmentStatusEnum.PAID
+    assert schedule[0].status is models.InstallmentStatus.PAID
     assert schedule[0].paid_amount == "110000.00"
-    assert {row.status for row in schedule[1:]} == {models.InstallmentStatusEnum.DUE}
+    assert {row.status for row in schedule[1:]} == {models.InstallmentStatus.DUE}
 
     balance = balance_retrieve.sync("ana", client=api, as_of=date(2030, 1, 1))
     assert isinstance(balance, models.BalanceDetailOutput), balance
@@ -134,7 +134,7 @@ def test_the_readme_first_loan_through_a_generated_client(generated, live_server
 
 def test_the_generated_client_names_every_status(generated):
     models = generated("models")
-    assert [m.name for m in models.LoanStatusEnum] == ["PENDING", "ACTIVE", "REJECTED", "PAID"]
-    assert [m.name for m in models.CustomerStatusEnum] == ["ACTIVE", "INACTIVE"]
-    assert [m.name for m in models.PaymentStatusEnum] == ["COMPLETED", "REJECTED", "REVERSED"]
-    assert models.PaymentStatusEnum.REVERSED == 3
+    assert [m.name for m in models.LoanStatus] == ["PENDING", "ACTIVE", "REJECTED", "PAID"]
+    assert [m.name for m in models.CustomerStatus] == ["ACTIVE", "INACTIVE"]
+    assert [m.name for m in models.PaymentStatus] == ["COMPLETED", "REJECTED", "REVERSED"]
+    assert models.PaymentStatus.REVERSED == 3
