@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
@@ -308,9 +309,25 @@ def _load(dotted: str) -> Any:
 
 
 def _name_enums(components: dict[str, Any]) -> None:
+    """Enums named in ``ENUM_NAME_OVERRIDES`` take their names from their choices.
+
+    Any other enum of strings is named after its values (``"due"`` → ``DUE``);
+    an integer enum must be listed there (a test checks that none is left unnamed).
+    """
     for name, dotted in spectacular_settings.ENUM_NAME_OVERRIDES.items():
         if name in components:
             _name_enum(name, components[name], _load(dotted))
+    for component in components.values():
+        values = component.get("enum")
+        if (
+            values
+            and "x-enum-varnames" not in component
+            and all(isinstance(value, str) for value in values)
+        ):
+            component["x-enum-varnames"] = [
+                re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "BLANK"
+                for value in values
+            ]
 
 
 def _ref_name(schema: dict[str, Any]) -> str | None:

@@ -146,3 +146,23 @@ def test_example_urls_are_this_apis(schema):
     urls = [value for value in _examples(schema) if "://" in value]
     assert urls, "pages show example next/previous URLs"
     assert all(url.startswith("http://127.0.0.1:8000/api/") for url in urls), urls
+
+
+def _enums(node):
+    if isinstance(node, dict):
+        if "enum" in node and isinstance(node["enum"], list):
+            yield node
+        for value in node.values():
+            yield from _enums(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _enums(item)
+
+
+def test_every_enum_in_the_schema_names_its_values(schema):
+    unnamed = [enum["enum"] for enum in _enums(schema) if "x-enum-varnames" not in enum]
+    # The delinquent filter's true/false is a plain inline enum of two strings.
+    assert all(all(isinstance(v, str) for v in values) for values in unnamed), unnamed
+    for component in schema["components"]["schemas"].values():
+        if "enum" in component:
+            assert len(component["x-enum-varnames"]) == len(component["enum"])
