@@ -101,7 +101,7 @@ def _run(modeladmin, request, queryset: QuerySet[Loan], action, verb: str) -> No
             action(external_id=external_id)
             done += 1
         except ApplicationError as exc:
-            modeladmin.message_user(request, f"{external_id}: {exc.message}", messages.ERROR)
+            modeladmin.message_user(request, f"Loan {external_id}: {exc.message}", messages.ERROR)
     if done:
         modeladmin.message_user(request, f"{verb} {done} loan(s).", messages.SUCCESS)
 
@@ -236,7 +236,7 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
         try:
             message = act(loan)
         except ApplicationError as exc:
-            self.message_user(request, f"{loan.external_id}: {exc.message}", messages.ERROR)
+            self.message_user(request, f"Loan {loan.external_id}: {exc.message}", messages.ERROR)
         else:
             if message:
                 self.message_user(request, message, messages.SUCCESS)
@@ -247,7 +247,7 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
             form = ActivateForm(request.POST)
             if not form.is_valid():
                 errors = "; ".join(m for ms in form.errors.values() for m in ms)
-                self.message_user(request, f"taken_at: {errors}", messages.ERROR)
+                self.message_user(request, f"Taken at: {errors}", messages.ERROR)
                 return None
             activated = services.loan_activate(
                 external_id=loan.external_id, taken_at=form.cleaned_data["taken_at"]
