@@ -213,3 +213,12 @@ def test_admin_is_for_staff_only(client):
     response = client.get("/admin/loans/loan/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_activate_with_an_unreadable_taken_at_changes_nothing(staff_client):
+    loan = make_loan(external_id="act-4", amount="100")
+    response = staff_client.post(
+        f"/admin/loans/loan/{loan.pk}/activate/", {"taken_at": "soon"}, follow=True
+    )
+    assert "Taken at: Enter a valid date/time." in response.content.decode()
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PENDING
