@@ -30,6 +30,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from common import (
     BenchError,
@@ -75,6 +76,11 @@ T_DETAIL = PaymentDetail._meta.db_table
 # A cheap deterministic hash of (row number, salt) in [0, 1000003): the same
 # portfolio on every run, with no correlation between the columns it drives.
 # (``mod`` rather than ``%``: these statements also take ``%(name)s`` parameters.)
+# The superseded rows of the re-allocated payments were replaced this long after
+# the payment (and the rows in force recorded then).
+SUPERSEDED_AFTER = "interval '1 hour'"
+
+
 def h(i: str, salt: int, modulo: int) -> str:
     """A deterministic pseudo-random integer in [0, modulo) from row number ``i``."""
     return f"mod(mod({i}::bigint * 2654435761 + {salt * 40503}, 1000003), {modulo})"
@@ -175,11 +181,12 @@ def _load(n_loans, n_customers, today, tz, times) -> None:
         INSERT INTO {T_LOAN}
             (id, external_id, customer_id, amount, interest_rate, term_weeks, total_amount,
              installment_amount, paid_amount, outstanding, status, contract_version,
-             taken_at, maximum_payment_date, created_at, updated_at)
+             taken_at, start_date, maximum_payment_date, activated_at, created_at, updated_at)
         SELECT id, 'bl-' || lpad(id::text, 8, '0'), customer_id, amount, interest_rate,
                {TERM_WEEKS}, total_amount, installment_amount, paid, total_amount - paid,
                CASE WHEN paid = total_amount THEN 4 ELSE 2 END, 'bench-v1',
-               taken_at, start_date + 7 * {TERM_WEEKS}, taken_at - interval '1 hour', now()
+               taken_at, start_date, start_date + 7 * {TERM_WEEKS}, taken_at,
+               taken_at - interval '1 hour', now()
         FROM (SELECT *, CASE WHEN paid_count >= {TERM_WEEKS} THEN total_amount
                              ELSE installment_amount * paid_count + extra END AS paid
               FROM bench_plan) AS p
@@ -238,16 +245,31 @@ def _load(n_loans, n_customers, today, tz, times) -> None:
         f"""
         INSERT INTO {T_PAYMENT}
             (id, external_id, customer_id, loan_id, total_amount, status, paid_at,
-             rejection_reason, created_at, updated_at)
+             recorded_at, rejection_reason, created_at, updated_at)
         SELECT id, 'bp-' || lpad(id::text, 9, '0'), customer_id, loan_id, amount, 1, paid_at,
-               '', paid_at, paid_at
+               paid_at, '', paid_at, paid_at
         FROM bench_pay ORDER BY id
         """
     )
     _execute(
         f"""
-        INSERT INTO {T_DETAIL} (payment_id, loan_id, amount, paid_at, created_at, updated_at)
-        SELECT id, loan_id, amount, paid_at, paid_at, paid_at FROM bench_pay ORDER BY id
+        INSERT INTO {T_DETAIL}
+            (payment_id, loan_id, amount, paid_at, recorded_at, created_at, updated_at)
+        SELECT id, loan_id, amount, paid_at, paid_at + {SUPERSEDED_AFTER},
+               paid_at, paid_at
+        FROM bench_pay ORDER BY id
+        """
+    )
+    # One payment in ten was re-allocated once by a replay: its first version of the
+    # allocation is kept, superseded, beside the one in force.
+    _execute(
+        f"""
+        INSERT INTO {T_DETAIL}
+            (payment_id, loan_id, amount, paid_at, recorded_at, superseded_at,
+             created_at, updated_at)
+        SELECT id, loan_id, amount, paid_at, paid_at, paid_at + {SUPERSEDED_AFTER},
+               paid_at, paid_at
+        FROM bench_pay WHERE id % 10 = 0 ORDER BY id
         """
     )
     times["payments + details"] = time.perf_counter() - step
@@ -280,7 +302,8 @@ def check_seed(n_loans: int) -> dict[str, int]:
         cursor.execute(
             f"""
             SELECT count(*) FROM {T_LOAN} l
-            LEFT JOIN (SELECT loan_id, sum(amount) AS paid FROM {T_DETAIL} GROUP BY loan_id) d
+            LEFT JOIN (SELECT loan_id, sum(amount) AS paid FROM {T_DETAIL}
+                       WHERE superseded_at IS NULL GROUP BY loan_id) d
                    ON d.loan_id = l.id
             WHERE COALESCE(d.paid, 0) <> l.paid_amount
             """
@@ -320,12 +343,15 @@ def expected(as_of, *, now_paid: bool):
 
     with connection.cursor() as cursor:
         if now_paid:
-            cursor.execute(f"SELECT loan_id, sum(amount) FROM {T_DETAIL} GROUP BY loan_id")
+            cursor.execute(
+                f"SELECT loan_id, sum(amount) FROM {T_DETAIL} WHERE superseded_at IS NULL "
+                "GROUP BY loan_id"
+            )
         else:
             cursor.execute(
                 f"SELECT d.loan_id, sum(d.amount) FROM {T_DETAIL} d "
-                f"JOIN {T_PAYMENT} p ON p.id = d.payment_id WHERE p.paid_at < %s "
-                "GROUP BY d.loan_id",
+                f"JOIN {T_PAYMENT} p ON p.id = d.payment_id "
+                "WHERE p.paid_at < %s AND d.superseded_at IS NULL GROUP BY d.loan_id",
                 [end_of_day(as_of)],
             )
         paid = dict(cursor.fetchall())
@@ -392,6 +418,9 @@ def run_size(n_loans: int) -> tuple[dict, dict, dict]:
 
     today = timezone.localdate()
     past = today - timedelta(days=PAST_AS_OF_DAYS)
+    # An instant after the seed: the ledger as known then, read the long way
+    # (every detail row's recording and supersession instants are compared).
+    known_at = quote(timezone.now().isoformat())
     page = 50
     loans_today, customers_today = expected(today, now_paid=True)
     loans_past, _ = expected(past, now_paid=False)
@@ -410,6 +439,11 @@ def run_size(n_loans: int) -> tuple[dict, dict, dict]:
         ),
         f"loans delinquent (as_of −{PAST_AS_OF_DAYS} d)": (
             f"/api/loans?delinquent=true&as_of={past}",
+            len(loans_past),
+            external_ids(T_LOAN, loans_past[:page]),
+        ),
+        f"loans delinquent (as_of −{PAST_AS_OF_DAYS} d, known_at)": (
+            f"/api/loans?delinquent=true&as_of={past}&known_at={known_at}",
             len(loans_past),
             external_ids(T_LOAN, loans_past[:page]),
         ),

@@ -454,12 +454,14 @@ def seed_active_loans(
             INSERT INTO {t_loan}
                 (id, external_id, customer_id, amount, interest_rate, term_weeks, total_amount,
                  installment_amount, paid_amount, outstanding, status, contract_version,
-                 taken_at, maximum_payment_date, created_at, updated_at)
+                 taken_at, start_date, maximum_payment_date, activated_at, created_at,
+                 updated_at)
             SELECT i, 'bl-' || lpad(i::text, 8, '0'), customer_id, %(amount)s, %(rate)s,
                    %(weeks)s, total_amount, trunc(total_amount / %(weeks)s, 2), 0,
                    total_amount, 2, 'bench', taken_at,
+                   (taken_at AT TIME ZONE %(tz)s)::date,
                    (taken_at AT TIME ZONE %(tz)s)::date + 7 * %(weeks)s,
-                   taken_at - interval '1 hour', now()
+                   taken_at, taken_at - interval '1 hour', now()
             FROM terms ORDER BY i
             """,
             {

@@ -10,9 +10,11 @@ class CustomerFilter(DelinquencyFilterMixin):
 
     class Meta:
         model = Customer
-        fields = ["status", "external_id", "delinquent", "as_of"]
+        fields = ["status", "external_id", "delinquent", "as_of", "known_at"]
 
-    def delinquent_queryset(self, queryset, *, delinquent, as_of):
+    def delinquent_queryset(self, queryset, *, delinquent, as_of, known_at):
         from loans.selectors import filter_delinquent_customers
 
-        return filter_delinquent_customers(queryset, delinquent=delinquent, as_of=as_of)
+        return filter_delinquent_customers(
+            queryset, delinquent=delinquent, as_of=as_of, known_at=known_at
+        )

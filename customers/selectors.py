@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from customers.models import Customer
 from mo_loans.api.errors import NotFoundError
 
 
-def customer_get(*, external_id: str) -> Customer:
-    try:
-        return Customer.objects.get(external_id=external_id)
-    except Customer.DoesNotExist:
-        raise NotFoundError(f"No customer with external_id '{external_id}'.") from None
+def customer_get(*, external_id: str, known_at: datetime | None = None) -> Customer:
+    """The customer; 404 when there is none, or there was none yet at ``known_at``."""
+    customer = Customer.objects.filter(external_id=external_id).first()
+    if customer is None or (known_at is not None and customer.created_at > known_at):
+        raise NotFoundError(f"No customer with external_id '{external_id}'.")
+    return customer
 
 
 def customer_list() -> QuerySet[Customer]:

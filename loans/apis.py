@@ -19,6 +19,7 @@ from loans.serializers import (
     LoanInputSerializer,
     LoanOutputSerializer,
     LoanRejectInputSerializer,
+    TransactionOutputSerializer,
 )
 from mo_loans.api.serializers import AsOfQuerySerializer
 from mo_loans.api.views_base import ListApi, parse
@@ -26,17 +27,40 @@ from mo_loans.api.views_base import ListApi, parse
 AS_OF = OpenApiParameter(
     "as_of",
     OpenApiTypes.DATE,
-    description="The date the billing state is computed for (default: today).",
+    description="Value time: the answer at the end of this local date (default: today).",
 )
+KNOWN_AT = OpenApiParameter(
+    "known_at",
+    OpenApiTypes.DATETIME,
+    description=(
+        "Recording time: the answer as the service would have given it at this instant "
+        "(ISO 8601; default: now; never in the future)."
+    ),
+)
+CLOCK = [AS_OF, KNOWN_AT]
 
 
-def as_of_param(request):
-    return parse(AsOfQuerySerializer, request.query_params.dict(), partial=False).get("as_of")
+def clock_params(request, *, only_clock: bool = True) -> dict:
+    """``as_of`` and ``known_at`` from the query string (each None when absent).
+
+    A list also takes its filters and pages, which its filter set checks.
+    """
+    query = request.query_params.dict()
+    if not only_clock:
+        query = {name: query[name] for name in ("as_of", "known_at") if name in query}
+    data = parse(AsOfQuerySerializer, query, partial=False)
+    return {"as_of": data.get("as_of"), "known_at": data.get("known_at")}
 
 
-def loan_detail_response(loan, *, as_of=None, status_code=status.HTTP_200_OK) -> Response:
-    loan.state = selectors.loan_billing_state(loan=loan, as_of=as_of)
-    return Response(LoanDetailOutputSerializer(loan).data, status=status_code)
+def known_at_param(request):
+    return clock_params(request)["known_at"]
+
+
+def loan_detail_response(
+    loan, *, as_of=None, known_at=None, status_code=status.HTTP_200_OK
+) -> Response:
+    shown = selectors.loan_view(loan=loan, as_of=as_of, known_at=known_at)
+    return Response(LoanDetailOutputSerializer(shown).data, status=status_code)
 
 
 class LoanListCreateApi(ListApi):
@@ -67,10 +91,11 @@ class LoanDetailApi(GenericAPIView):
 
     serializer_class = LoanDetailOutputSerializer
 
-    @extend_schema(operation_id="loans_retrieve", parameters=[AS_OF])
+    @extend_schema(operation_id="loans_retrieve", parameters=CLOCK)
     def get(self, request, external_id: str):
-        as_of = as_of_param(request)
-        return loan_detail_response(selectors.loan_get(external_id=external_id), as_of=as_of)
+        clock = clock_params(request)
+        loan = selectors.loan_get(external_id=external_id, known_at=clock["known_at"])
+        return loan_detail_response(loan, **clock)
 
 
 class LoanScheduleApi(GenericAPIView):
@@ -82,14 +107,33 @@ class LoanScheduleApi(GenericAPIView):
 
     @extend_schema(
         operation_id="loans_schedule",
-        parameters=[AS_OF],
+        parameters=CLOCK,
         responses=InstallmentOutputSerializer(many=True),
     )
     def get(self, request, external_id: str):
-        as_of = as_of_param(request)
-        loan = selectors.loan_get(external_id=external_id)
-        rows = selectors.loan_schedule(loan=loan, as_of=as_of)
+        clock = clock_params(request)
+        loan = selectors.loan_get(external_id=external_id, known_at=clock["known_at"])
+        rows = selectors.loan_schedule(loan=loan, **clock)
         return Response(InstallmentOutputSerializer(rows, many=True).data)
+
+
+class LoanTransactionsApi(GenericAPIView):
+    """The loan's statement: its activation, then every payment to it in value order."""
+
+    serializer_class = TransactionOutputSerializer
+    pagination_class = None
+    queryset = Loan.objects.none()
+
+    @extend_schema(
+        operation_id="loans_transactions",
+        parameters=[KNOWN_AT],
+        responses=TransactionOutputSerializer(many=True),
+    )
+    def get(self, request, external_id: str):
+        known_at = known_at_param(request)
+        loan = selectors.loan_get(external_id=external_id, known_at=known_at)
+        lines = selectors.loan_transactions(loan=loan, known_at=known_at)
+        return Response(TransactionOutputSerializer(lines, many=True).data)
 
 
 class LoanActivateApi(GenericAPIView):
@@ -134,7 +178,7 @@ class CustomerLoanListApi(ListApi):
 
 
 class BalanceListApi(ListApi):
-    """Every customer's balance now."""
+    """Every customer's balance, as of ``as_of`` and as known at ``known_at`` (default: now)."""
 
     serializer_class = BalanceOutputSerializer
     filterset_class = BalanceFilter
@@ -143,10 +187,13 @@ class BalanceListApi(ListApi):
         return selectors.customer_balance_list()
 
     @extend_schema(
-        operation_id="customers_balance_list", responses=BalanceOutputSerializer(many=True)
+        operation_id="customers_balance_list",
+        parameters=CLOCK,
+        responses=BalanceOutputSerializer(many=True),
     )
     def get(self, request):
-        return self.list_response(request)
+        clock = clock_params(request, only_clock=False)
+        return self.list_response(request, selectors.customer_balance_list(**clock))
 
 
 class BalanceDetailApi(GenericAPIView):
@@ -154,9 +201,9 @@ class BalanceDetailApi(GenericAPIView):
 
     serializer_class = BalanceDetailOutputSerializer
 
-    @extend_schema(operation_id="customers_balance_retrieve", parameters=[AS_OF])
+    @extend_schema(operation_id="customers_balance_retrieve", parameters=CLOCK)
     def get(self, request, external_id: str):
-        as_of = as_of_param(request)
-        customer = customer_get(external_id=external_id)
-        balance = selectors.customer_balance(customer=customer, as_of=as_of)
+        clock = clock_params(request)
+        customer = customer_get(external_id=external_id, known_at=clock["known_at"])
+        balance = selectors.customer_balance(customer=customer, **clock)
         return Response(BalanceDetailOutputSerializer(balance).data)

@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
-from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
+from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS, Terms
 from customers.models import Customer
 
 
@@ -30,16 +30,32 @@ class Loan(models.Model):
     outstanding = money_field(help_text="total_amount − paid_amount; 0 once rejected.")
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.PENDING)
     contract_version = models.CharField(max_length=60, blank=True, default="")
-    taken_at = models.DateTimeField(null=True, blank=True)
+    taken_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the loan was taken (value time)."
+    )
+    start_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The local date of taken_at; instalment k is due 7·k days later.",
+    )
     maximum_payment_date = models.DateField(
         null=True, blank=True, help_text="The due date of the last instalment."
+    )
+    activated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the activation was recorded."
+    )
+    rejected_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the rejection was recorded."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["customer", "status"], name="loan_customer_status")]
+        indexes = [
+            models.Index(fields=["customer", "status"], name="loan_customer_status"),
+            models.Index(fields=["start_date"], name="loan_start_date"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
@@ -78,11 +94,28 @@ class Loan(models.Model):
                 ),
                 name="loan_status_outstanding_consistent",
             ),
-            # Only an activated loan has a start and an end.
+            # Only an activated loan has a start and an end; only a rejected one a rejection.
             models.CheckConstraint(
                 condition=(
-                    Q(status__in=[2, 4], taken_at__isnull=False, maximum_payment_date__isnull=False)
-                    | Q(status__in=[1, 3], taken_at__isnull=True, maximum_payment_date__isnull=True)
+                    Q(
+                        status__in=[2, 4],
+                        taken_at__isnull=False,
+                        start_date__isnull=False,
+                        maximum_payment_date__isnull=False,
+                        activated_at__isnull=False,
+                        rejected_at__isnull=True,
+                    )
+                    | Q(
+                        status__in=[1, 3],
+                        taken_at__isnull=True,
+                        start_date__isnull=True,
+                        maximum_payment_date__isnull=True,
+                        activated_at__isnull=True,
+                    )
+                    & (
+                        Q(status=1, rejected_at__isnull=True)
+                        | Q(status=3, rejected_at__isnull=False)
+                    )
                 ),
                 name="loan_dates_match_status",
             ),
@@ -90,6 +123,17 @@ class Loan(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+    @property
+    def terms(self) -> Terms:
+        """The loan's terms as ``billing`` reads them."""
+        return Terms(
+            amount=self.amount,
+            interest_rate=self.interest_rate,
+            term_weeks=self.term_weeks,
+            total_amount=self.total_amount,
+            installment_amount=self.installment_amount,
+        )
 
 
 # Loans whose outstanding counts as the customer's debt now (SPEC §4 balance).

@@ -1,15 +1,25 @@
-"""Loan reads: billing state as of a date, schedules, balances, delinquency.
+"""Loan reads: billing state on two clocks, schedules, statements, balances, delinquency.
+
+Every read answers for a **clock**: ``as_of``, a local date in value time
+(what was owed at the end of that day, counting payments whose ``paid_at``
+falls on or before it), and ``known_at``, an instant in recording time (the
+answer the service would have given then: only what had been recorded by
+then, and each payment's allocation as it stood then). ``known_at=None``
+means now, and is the fast path: the ledger rows in force and each loan's
+cached ``paid_amount``.
 
 One loan or one customer is computed in Python by ``billing`` from the loan's
-terms and what was paid to it on or before the date. Portfolio-wide questions
-(which loans or customers are delinquent, every balance) are answered in SQL
-over the whole set: the same arithmetic as ``billing.state``, written once more
-as SQL expressions below, so no question loops over loans in Python. A test
-holds the two to the same answers.
+terms and what was paid to it. Portfolio-wide questions (which loans or
+customers are delinquent, every balance) are answered in SQL over the whole
+set: the same arithmetic as ``billing.state``, written as SQL expressions
+below, so no question loops over loans in Python. A test holds the two to the
+same answers, with back-dated and reversed payments and past ``known_at``.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -19,7 +29,9 @@ from django.db.models import (
     Expression,
     F,
     IntegerField,
+    Max,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -30,7 +42,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from billing.money import MAX_DIGITS, MONEY_PLACES, ZERO
-from billing.schedule import Terms, due_date, start_date
+from billing.schedule import Terms, due_date
 from billing.state import (
     DELINQUENT_AFTER_MISSED,
     InstallmentState,
@@ -41,11 +53,11 @@ from billing.state import (
 from customers.models import Customer
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans.api.errors import NotFoundError
+from payments.models import PaymentDetail
 
 MONEY = DecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_PLACES)
-# Loans whose outstanding is debt: pending and active now; paid ones may still
-# have owed something as of an earlier date.
-DEBT_STATUSES = (Loan.Status.PENDING, Loan.Status.ACTIVE, Loan.Status.PAID)
+DETAILS = PaymentDetail._meta.db_table
+LOANS = Loan._meta.db_table
 
 
 def today() -> date:
@@ -59,48 +71,143 @@ def end_of_day(as_of: date) -> datetime:
     )
 
 
+@dataclass(frozen=True)
+class Clock:
+    """When a read is about: ``as_of`` in value time, ``known_at`` in recording time."""
+
+    as_of: date
+    known_at: datetime | None = None  # None: now
+
+    @classmethod
+    def of(cls, as_of: date | None = None, known_at: datetime | None = None) -> Clock:
+        return cls(as_of or today(), known_at)
+
+    @property
+    def until(self) -> datetime:
+        return end_of_day(self.as_of)
+
+    @property
+    def current(self) -> bool:
+        """Today (or later), as known now: the loans' cached totals answer it."""
+        return self.known_at is None and self.as_of >= today()
+
+    def knows(self, instant: datetime | None) -> bool:
+        """Had something recorded at ``instant`` been recorded by ``known_at``?"""
+        return instant is not None and (self.known_at is None or instant <= self.known_at)
+
+
 def loan_terms(loan: Loan) -> Terms:
-    return Terms(
-        amount=loan.amount,
-        interest_rate=loan.interest_rate,
-        term_weeks=loan.term_weeks,
-        total_amount=loan.total_amount,
-        installment_amount=loan.installment_amount,
-    )
+    return loan.terms
 
 
 def loan_start(loan: Loan) -> date | None:
-    if loan.maximum_payment_date is None:
-        return None
-    return start_date(loan.maximum_payment_date, loan.term_weeks)
+    return loan.start_date
 
 
-# --- what was paid, as of a date -------------------------------------------
+# --- the loan's lifecycle on both clocks -----------------------------------------
 
 
-def _details_table() -> str:
-    from payments.models import PaymentDetail
+def loan_status(loan: Loan, clock: Clock) -> int:
+    """The loan's status as of ``clock``: pending, active, rejected or (by what it owes) paid.
 
-    return PaymentDetail._meta.db_table
-
-
-def paid_by_loan(*, loan_ids: list[int], as_of: date) -> dict[int, Decimal] | None:
-    """What each loan had been paid by the end of ``as_of``, in one query.
-
-    ``None`` when ``as_of`` is today or later: every payment so far counts, and
-    each loan's stored ``paid_amount`` already says it.
+    Rejection and activation count once recorded (``known_at``); a loan
+    rejected after ``as_of`` was still pending then, and one taken after it
+    was not active yet.
     """
-    if as_of >= today():
-        return None
-    from payments.models import PaymentDetail
+    if clock.knows(loan.rejected_at) and loan.rejected_at < clock.until:
+        return Loan.Status.REJECTED
+    if clock.knows(loan.activated_at) and loan.taken_at < clock.until:
+        return Loan.Status.ACTIVE
+    return Loan.Status.PENDING
 
-    rows = (
-        PaymentDetail.objects.filter(loan_id__in=loan_ids, paid_at__lt=end_of_day(as_of))
-        .values("loan_id")
-        .annotate(paid=Sum("amount"))
-        .values_list("loan_id", "paid")
+
+def loan_existed(loan: Loan, clock: Clock) -> bool:
+    """Did the loan exist by the end of ``as_of`` (created, or taken, by then) as known then?"""
+    if not clock.knows(loan.created_at):
+        return False
+    taken = clock.knows(loan.activated_at) and loan.taken_at < clock.until
+    return loan.created_at < clock.until or taken
+
+
+def loan_as_known(loan: Loan, clock: Clock) -> Loan:
+    """The loan as a read at ``clock`` shows it: activation and rejection only once recorded."""
+    if clock.knows(loan.activated_at) and clock.knows(loan.rejected_at or loan.activated_at):
+        return loan
+    shown = copy.copy(loan)
+    if not clock.knows(loan.activated_at):
+        shown.taken_at = shown.start_date = shown.maximum_payment_date = None
+        shown.activated_at = None
+    if not clock.knows(loan.rejected_at):
+        shown.rejected_at = None
+    return shown
+
+
+# --- what was paid, on both clocks -----------------------------------------------
+
+
+def visible_details(rows: QuerySet[PaymentDetail], known_at: datetime | None) -> QuerySet:
+    """The allocation rows in force at ``known_at`` (None: now)."""
+    if known_at is None:
+        return rows.filter(superseded_at__isnull=True)
+    return rows.filter(recorded_at__lte=known_at).filter(
+        Q(superseded_at__isnull=True) | Q(superseded_at__gt=known_at)
     )
-    return dict(rows)
+
+
+def paid_by_loan(
+    *, loan_ids: list[int], as_of: date, known_at: datetime | None = None
+) -> dict[int, Decimal] | None:
+    """What each loan had been paid by the end of ``as_of``, as known at ``known_at``.
+
+    ``None`` for today (or later) as known now: every payment so far counts,
+    and each loan's stored ``paid_amount`` already says it.
+    """
+    clock = Clock(as_of, known_at)
+    if clock.current:
+        return None
+    rows = visible_details(
+        PaymentDetail.objects.filter(loan_id__in=loan_ids, paid_at__lt=clock.until), known_at
+    )
+    return dict(rows.values("loan_id").annotate(paid=Sum("amount")).values_list("loan_id", "paid"))
+
+
+def _visible_sql(alias: str, known_at: datetime | None) -> tuple[str, list]:
+    if known_at is None:
+        return f'{alias}."superseded_at" IS NULL', []
+    return (
+        f'{alias}."recorded_at" <= %s AND ({alias}."superseded_at" IS NULL '
+        f'OR {alias}."superseded_at" > %s)',
+        [known_at, known_at],
+    )
+
+
+def _paid_by_loan_sql(clock: Clock) -> tuple[str, str, list]:
+    """Per loan, one pass over the ledger: ``(subquery, paid expression over l and x, params)``.
+
+    As known now, rewind each loan's ``paid_amount`` by what payments after
+    ``as_of`` gave it (one index-only scan of ``payment_detail_paid_at``,
+    cheap for recent dates); as known at an earlier instant, add up the rows
+    in force then.
+    """
+    if clock.known_at is None:
+        sub = (
+            f'SELECT d."loan_id", SUM(d."amount") AS "paid" FROM "{DETAILS}" d '
+            f'WHERE d."superseded_at" IS NULL AND d."paid_at" >= %s GROUP BY d."loan_id"'
+        )
+        return sub, '(l."paid_amount" - COALESCE(x."paid", 0))', [clock.until]
+    visible, params = _visible_sql("d", clock.known_at)
+    sub = (
+        f'SELECT d."loan_id", SUM(d."amount") AS "paid" FROM "{DETAILS}" d '
+        f'WHERE {visible} AND d."paid_at" < %s GROUP BY d."loan_id"'
+    )
+    return sub, 'COALESCE(x."paid", 0)', [*params, clock.until]
+
+
+def _known_sql(column: str, clock: Clock) -> tuple[str, list]:
+    """SQL: had the instant in ``column`` been recorded by ``known_at``?"""
+    if clock.known_at is None:
+        return f"{column} IS NOT NULL", []
+    return f"{column} <= %s", [clock.known_at]
 
 
 class LoanExpression(Expression):
@@ -115,7 +222,7 @@ class LoanExpression(Expression):
     COLUMNS = (
         "id",
         "term_weeks",
-        "maximum_payment_date",
+        "start_date",
         "total_amount",
         "installment_amount",
         "paid_amount",
@@ -151,42 +258,8 @@ class LoanExpression(Expression):
         return "(" + self.template.format(**names) + ")", list(self.params)
 
 
-def _paid_sql(as_of: date) -> tuple[str, list]:
-    """SQL for what a loan had been paid by the end of ``as_of``.
-
-    Today or later: every payment so far, the loan's ``paid_amount``. Earlier:
-    ``paid_amount`` less what payments made after that day gave it. A loan's
-    ``paid_amount`` is the sum of its payment details (the payments service
-    moves them together), so this equals the sum of the details of payments
-    made on or before ``as_of``; rewinding from today reads only the later
-    payments, which keeps the portfolio-wide version (:func:`_delinquent_ids_sql`)
-    cheap for recent dates.
-    """
-    if as_of >= today():
-        return "{paid_amount}", []
-    return (
-        f'({{paid_amount}} - COALESCE((SELECT SUM(d."amount") FROM "{_details_table()}" d '
-        f'WHERE d."loan_id" = {{id}} AND d."paid_at" >= %s), 0))',
-        [end_of_day(as_of)],
-    )
-
-
-def _later_payments_sql() -> str:
-    """Per loan, what payments made at or after ``%s`` gave it.
-
-    One index-only scan of ``payment_detail_paid_at`` (paid_at, loan, amount).
-    """
-    return (
-        f'SELECT d."loan_id", SUM(d."amount") AS "paid" FROM "{_details_table()}" d '
-        f'WHERE d."paid_at" >= %s GROUP BY d."loan_id"'
-    )
-
-
 # SQL twin of billing.state.due_before: instalments due strictly before %s.
-_DUE_BEFORE = (
-    "LEAST({term_weeks}, GREATEST(0, "
-    "(%s::date - ({maximum_payment_date} - 7 * {term_weeks}) - 1) / 7))"
-)
+_DUE_BEFORE = "LEAST({term_weeks}, GREATEST(0, (%s::date - {start_date} - 1) / 7))"
 
 
 def _missed_template(paid: str) -> str:
@@ -199,65 +272,105 @@ def _missed_template(paid: str) -> str:
         f"ELSE LEAST({{term_weeks}} - 1, FLOOR({paid} / {{installment_amount}})::int) END"
     )
     return (
-        "CASE WHEN {maximum_payment_date} IS NULL THEN 0 "
+        "CASE WHEN {start_date} IS NULL THEN 0 "
         f"ELSE GREATEST(0, {_DUE_BEFORE} - ({fully_paid})) END"
     )
 
 
-def missed_installments_sql(as_of: date) -> LoanExpression:
-    """SQL twin of ``billing.state.loan_state(...).missed_installments``."""
-    paid, paid_params = _paid_sql(as_of)
+def _paid_correlated_sql(clock: Clock) -> tuple[str, list]:
+    """SQL for what one loan (``{id}``) had been paid at ``clock``, correlated per row."""
+    if clock.current:
+        return "{paid_amount}", []
+    if clock.known_at is None:
+        return (
+            f'({{paid_amount}} - COALESCE((SELECT SUM(d."amount") FROM "{DETAILS}" d '
+            f'WHERE d."loan_id" = {{id}} AND d."superseded_at" IS NULL '
+            f'AND d."paid_at" >= %s), 0))',
+            [clock.until],
+        )
+    visible, params = _visible_sql("d", clock.known_at)
+    return (
+        f'COALESCE((SELECT SUM(d."amount") FROM "{DETAILS}" d '
+        f'WHERE d."loan_id" = {{id}} AND {visible} AND d."paid_at" < %s), 0)',
+        [*params, clock.until],
+    )
+
+
+def missed_installments_sql(as_of: date, known_at: datetime | None = None) -> LoanExpression:
+    """SQL twin of ``billing.state.loan_state(...).missed_installments`` (an activated loan)."""
+    clock = Clock(as_of, known_at)
+    paid, paid_params = _paid_correlated_sql(clock)
     return LoanExpression(
         _missed_template(paid), [as_of, *paid_params, *paid_params], output_field=IntegerField()
     )
 
 
-def _delinquent_ids_sql(as_of: date) -> RawSQL:
-    """The ids of the loans delinquent as of a past date, set-based.
-
-    ``missed_installments_sql`` for a past date runs a correlated subquery per
-    loan (an index probe per payment detail, randomly spread): seconds at
-    100,000 loans. Here the later payments are summed once, in one pass, and
-    hash-joined to the loans; same arithmetic, same answer.
-    """
-    columns = {name: f'l."{Loan._meta.get_field(name).column}"' for name in LoanExpression.COLUMNS}
-    paid = '(l."paid_amount" - COALESCE(x."paid", 0))'
-    missed = _missed_template(paid).format(**columns)
-    sql = (
-        f'SELECT l."id" FROM "{Loan._meta.db_table}" l '
-        f'LEFT JOIN ({_later_payments_sql()}) x ON x."loan_id" = l."id" '
-        f"WHERE ({missed}) >= %s"
-    )
-    # Identifiers come from the models; every value is a bound parameter.
-    return RawSQL(sql, [end_of_day(as_of), as_of, DELINQUENT_AFTER_MISSED])  # noqa: S611
-
-
-def overdue_amount_sql(as_of: date) -> LoanExpression:
-    """SQL twin of ``billing.state.loan_state(...).overdue_amount``."""
-    paid, paid_params = _paid_sql(as_of)
+def overdue_amount_sql(as_of: date, known_at: datetime | None = None) -> LoanExpression:
+    """SQL twin of ``billing.state.loan_state(...).overdue_amount`` (an activated loan)."""
+    clock = Clock(as_of, known_at)
+    paid, paid_params = _paid_correlated_sql(clock)
     cumulative = (
         f"CASE WHEN {_DUE_BEFORE} >= {{term_weeks}} THEN {{total_amount}} "
         f"ELSE {{installment_amount}} * {_DUE_BEFORE} END"
     )
     template = (
-        "CASE WHEN {maximum_payment_date} IS NULL THEN 0 "
-        f"ELSE GREATEST(0, {cumulative} - {paid}) END"
+        ("CASE WHEN {start_date} IS NULL THEN 0 ELSE GREATEST(0, {cumulative} - {paid}) END")
+        .replace("{cumulative}", cumulative)
+        .replace("{paid}", paid)
     )
     return LoanExpression(template, [as_of, as_of, *paid_params], output_field=MONEY)
 
 
-def delinquent_loans(*, as_of: date, queryset: QuerySet[Loan] | None = None) -> QuerySet[Loan]:
+def _loan_columns() -> dict[str, str]:
+    return {name: f'l."{Loan._meta.get_field(name).column}"' for name in LoanExpression.COLUMNS}
+
+
+def _delinquent_ids_sql(clock: Clock) -> RawSQL:
+    """The ids of the loans delinquent at ``clock``, set-based.
+
+    What was paid is summed once, in one pass over the ledger, and hash-joined
+    to the loans (a correlated subquery per loan would probe an index per
+    loan: seconds at 100,000 loans). Same arithmetic, same answer.
+    """
+    sub, paid, sub_params = _paid_by_loan_sql(clock)
+    missed = _missed_template(paid).format(**_loan_columns())
+    activated, activated_params = _known_sql('l."activated_at"', clock)
+    sql = (
+        f'SELECT l."id" FROM "{LOANS}" l '
+        f'LEFT JOIN ({sub}) x ON x."loan_id" = l."id" '
+        f"WHERE {activated} AND ({missed}) >= %s"
+    )
+    params = [*sub_params, *activated_params, clock.as_of, DELINQUENT_AFTER_MISSED]
+    # Identifiers come from the models; every value is a bound parameter.
+    return RawSQL(sql, params)  # noqa: S611
+
+
+def delinquent_loans(
+    *, as_of: date, known_at: datetime | None = None, queryset: QuerySet[Loan] | None = None
+) -> QuerySet[Loan]:
     queryset = Loan.objects.all() if queryset is None else queryset
-    return filter_delinquent_loans(queryset, delinquent=True, as_of=as_of)
+    return filter_delinquent_loans(queryset, delinquent=True, as_of=as_of, known_at=known_at)
+
+
+def filter_existing_loans(queryset: QuerySet[Loan], clock: Clock) -> QuerySet[Loan]:
+    """Only loans that existed by the end of ``as_of`` (created or taken by then), as known then."""
+    taken = Q(taken_at__lt=clock.until)
+    if clock.known_at is None:
+        return queryset.filter(Q(created_at__lt=clock.until) | taken)
+    taken &= Q(activated_at__lte=clock.known_at)
+    return queryset.filter(created_at__lte=clock.known_at).filter(
+        Q(created_at__lt=clock.until) | taken
+    )
 
 
 def filter_delinquent_loans(
-    queryset: QuerySet[Loan], *, delinquent: bool, as_of: date
+    queryset: QuerySet[Loan], *, delinquent: bool, as_of: date, known_at: datetime | None = None
 ) -> QuerySet[Loan]:
-    if as_of < today():  # what was paid then: set-based over the later payments
-        ids = _delinquent_ids_sql(as_of)
+    clock = Clock(as_of, known_at)
+    if not clock.current:  # what was paid then: set-based over the ledger
+        ids = _delinquent_ids_sql(clock)
         return queryset.filter(id__in=ids) if delinquent else queryset.exclude(id__in=ids)
-    # Today or later: arithmetic over each loan's own columns, no subquery.
+    # Today or later, as known now: arithmetic over each loan's own columns, no subquery.
     annotated = queryset.annotate(missed=missed_installments_sql(as_of))
     if delinquent:
         return annotated.filter(missed__gte=DELINQUENT_AFTER_MISSED)
@@ -265,19 +378,19 @@ def filter_delinquent_loans(
 
 
 def filter_delinquent_customers(
-    queryset: QuerySet[Customer], *, delinquent: bool, as_of: date
+    queryset: QuerySet[Customer], *, delinquent: bool, as_of: date, known_at: datetime | None = None
 ) -> QuerySet[Customer]:
-    ids = delinquent_loans(as_of=as_of).values("customer_id")
+    ids = delinquent_loans(as_of=as_of, known_at=known_at).values("customer_id")
     return queryset.filter(id__in=ids) if delinquent else queryset.exclude(id__in=ids)
 
 
-def portfolio_delinquency(*, as_of: date | None = None) -> dict:
+def portfolio_delinquency(*, as_of: date | None = None, known_at: datetime | None = None) -> dict:
     """How many loans and customers are delinquent as of a date, and what they are overdue."""
     as_of = as_of or today()
-    summary = delinquent_loans(as_of=as_of).aggregate(
+    summary = delinquent_loans(as_of=as_of, known_at=known_at).aggregate(
         delinquent_loans=Count("id"),
         delinquent_customers=Count("customer_id", distinct=True),
-        overdue_amount=Coalesce(Sum(overdue_amount_sql(as_of)), ZERO, output_field=MONEY),
+        overdue_amount=Coalesce(Sum(overdue_amount_sql(as_of, known_at)), ZERO, output_field=MONEY),
     )
     return summary
 
@@ -285,9 +398,10 @@ def portfolio_delinquency(*, as_of: date | None = None) -> dict:
 # --- one loan ----------------------------------------------------------------
 
 
-def loan_get(*, external_id: str) -> Loan:
+def loan_get(*, external_id: str, known_at: datetime | None = None) -> Loan:
+    """The loan; 404 when there is none, or there was none yet at ``known_at``."""
     loan = Loan.objects.select_related("customer").filter(external_id=external_id).first()
-    if loan is None:
+    if loan is None or (known_at is not None and loan.created_at > known_at):
         raise NotFoundError(f"No loan with external_id '{external_id}'.")
     return loan
 
@@ -302,46 +416,147 @@ def _paid(loan: Loan, paid_map: dict[int, Decimal] | None) -> Decimal:
     return paid_map.get(loan.id, ZERO)
 
 
-def _state(loan: Loan, paid_map: dict[int, Decimal] | None, as_of: date) -> LoanState:
-    if loan.status == Loan.Status.REJECTED:
-        return LoanState(as_of, ZERO, ZERO, ZERO, 0, 0, False)
-    return loan_state(
-        terms=loan_terms(loan), start=loan_start(loan), paid=_paid(loan, paid_map), as_of=as_of
-    )
+def _state(loan: Loan, paid_map: dict[int, Decimal] | None, clock: Clock) -> LoanState:
+    status = loan_status(loan, clock)
+    if status == Loan.Status.REJECTED:
+        return LoanState(clock.as_of, ZERO, ZERO, ZERO, 0, 0, False)
+    start = loan.start_date if clock.knows(loan.activated_at) else None
+    return loan_state(terms=loan.terms, start=start, paid=_paid(loan, paid_map), as_of=clock.as_of)
 
 
-def loan_billing_state(*, loan: Loan, as_of: date | None = None) -> LoanState:
-    as_of = as_of or today()
-    return _state(loan, paid_by_loan(loan_ids=[loan.id], as_of=as_of), as_of)
+def loan_billing_state(
+    *, loan: Loan, as_of: date | None = None, known_at: datetime | None = None
+) -> LoanState:
+    clock = Clock.of(as_of, known_at)
+    paid_map = paid_by_loan(loan_ids=[loan.id], as_of=clock.as_of, known_at=known_at)
+    return _state(loan, paid_map, clock)
 
 
-def loan_schedule(*, loan: Loan, as_of: date | None = None) -> list[InstallmentState]:
-    """The stored instalments with what was paid to each as of ``as_of``.
+def loan_view(*, loan: Loan, as_of: date | None = None, known_at: datetime | None = None) -> Loan:
+    """The loan as a read at this clock shows it, with ``state`` (its billing state) attached.
 
-    Due dates are fixed at activation; before it they are projected from today.
+    ``status`` is the status then: a loan paid off today is active as of
+    yesterday; one activated after ``known_at`` is pending as known then.
     """
-    as_of = as_of or today()
+    clock = Clock.of(as_of, known_at)
+    state = loan_billing_state(loan=loan, as_of=clock.as_of, known_at=known_at)
+    shown = loan_as_known(loan, clock)
+    if shown is loan:
+        shown = copy.copy(loan)
+    status = loan_status(loan, clock)
+    if status == Loan.Status.ACTIVE and state.outstanding == ZERO:
+        status = Loan.Status.PAID
+    shown.status = status
+    shown.state = state
+    if known_at is not None:
+        shown.updated_at = _last_change(loan, known_at)
+    return shown
+
+
+def _last_change(loan: Loan, known_at: datetime) -> datetime:
+    """When the loan last changed as known at ``known_at``: its lifecycle, or an allocation."""
+    rows = PaymentDetail.objects.filter(loan=loan)
+    latest = rows.filter(recorded_at__lte=known_at).aggregate(at=Max("recorded_at"))["at"]
+    superseded = rows.filter(superseded_at__lte=known_at).aggregate(at=Max("superseded_at"))["at"]
+    moments = [loan.created_at, latest, superseded, loan.activated_at, loan.rejected_at]
+    return max(moment for moment in moments if moment is not None and moment <= known_at)
+
+
+def loan_schedule(
+    *, loan: Loan, as_of: date | None = None, known_at: datetime | None = None
+) -> list[InstallmentState]:
+    """The stored instalments with what was paid to each at this clock.
+
+    Due dates are fixed at activation; before it (as known then) they are
+    projected from the day of the read.
+    """
+    clock = Clock.of(as_of, known_at)
     rows = Installment.objects.filter(loan=loan).order_by("number")
     rows = rows.values_list("number", "due_date", "amount")
-    projected_start = today()
+    activated = clock.knows(loan.activated_at)
+    projected_start = timezone.localdate(known_at) if known_at else today()
     installments = [
-        (number, due or due_date(projected_start, number), amount) for number, due, amount in rows
+        (number, due if activated else due_date(projected_start, number), amount)
+        for number, due, amount in rows
     ]
     paid = ZERO
-    if loan.status != Loan.Status.REJECTED:
-        paid = _paid(loan, paid_by_loan(loan_ids=[loan.id], as_of=as_of))
-    return installment_states(installments=installments, paid=paid, as_of=as_of)
+    if loan_status(loan, clock) != Loan.Status.REJECTED:
+        paid = _paid(loan, paid_by_loan(loan_ids=[loan.id], as_of=clock.as_of, known_at=known_at))
+    return installment_states(installments=installments, paid=paid, as_of=clock.as_of)
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One line of a loan's statement; ``outstanding`` is what the loan owed after it."""
+
+    type: str  # "activation" or "payment"
+    amount: Decimal
+    outstanding: Decimal
+    recorded_at: datetime
+    taken_at: datetime | None = None
+    paid_at: datetime | None = None
+    payment_external_id: str | None = None
+
+
+def loan_transactions(*, loan: Loan, known_at: datetime | None = None) -> list[StatementLine]:
+    """The loan's statement as known at ``known_at``: activation, then allocations in value order.
+
+    A reversed payment is not in it once the reversal is recorded (it is,
+    under a ``known_at`` before that).
+    """
+    clock = Clock.of(None, known_at)
+    if not clock.knows(loan.activated_at):
+        return []
+    lines = [
+        StatementLine(
+            type="activation",
+            amount=loan.total_amount,
+            outstanding=loan.total_amount,
+            recorded_at=loan.activated_at,
+            taken_at=loan.taken_at,
+        )
+    ]
+    rows = visible_details(PaymentDetail.objects.filter(loan=loan), known_at)
+    rows = rows.order_by("paid_at", "payment__recorded_at", "payment_id").values_list(
+        "amount", "paid_at", "payment__recorded_at", "payment__external_id"
+    )
+    outstanding = loan.total_amount
+    for amount, paid_at, recorded_at, external_id in rows:
+        outstanding -= amount
+        lines.append(
+            StatementLine(
+                type="payment",
+                amount=amount,
+                outstanding=outstanding,
+                recorded_at=recorded_at,
+                paid_at=paid_at,
+                payment_external_id=external_id,
+            )
+        )
+    return lines
 
 
 # --- customers' balances --------------------------------------------------------
 
 
-def customer_balance(*, customer: Customer, as_of: date | None = None) -> dict:
-    """``total_debt``, ``available_amount`` and ``is_delinquent`` of one customer as of a date."""
-    as_of = as_of or today()
-    loans = list(Loan.objects.filter(customer=customer, status__in=DEBT_STATUSES))
-    paid_map = paid_by_loan(loan_ids=[loan.id for loan in loans], as_of=as_of)
-    states = [_state(loan, paid_map, as_of) for loan in loans]
+def customer_balance(
+    *, customer: Customer, as_of: date | None = None, known_at: datetime | None = None
+) -> dict:
+    """``total_debt``, ``available_amount`` and ``is_delinquent`` of one customer at a clock.
+
+    Debt is what the customer's loans that existed by the end of ``as_of``
+    (and had not been rejected by then) still owed.
+    """
+    clock = Clock.of(as_of, known_at)
+    loans = [
+        loan
+        for loan in Loan.objects.filter(customer=customer)
+        if loan_existed(loan, clock) and loan_status(loan, clock) != Loan.Status.REJECTED
+    ]
+    paid_map = paid_by_loan(
+        loan_ids=[loan.id for loan in loans], as_of=clock.as_of, known_at=known_at
+    )
+    states = [_state(loan, paid_map, clock) for loan in loans]
     total_debt = sum((state.outstanding for state in states), ZERO)
     return {
         "external_id": customer.external_id,
@@ -349,12 +564,58 @@ def customer_balance(*, customer: Customer, as_of: date | None = None) -> dict:
         "total_debt": total_debt,
         "available_amount": max(ZERO, customer.score - total_debt),
         "is_delinquent": any(state.is_delinquent for state in states),
-        "as_of": as_of,
+        "as_of": clock.as_of,
     }
 
 
-def customer_balance_list() -> QuerySet[Customer]:
-    """Every customer with ``total_debt`` and ``available_amount`` now, as SQL annotations."""
+def _debt_sql(clock: Clock) -> RawSQL:
+    """Per customer row: what its loans that existed at ``clock`` still owed (correlated)."""
+    paid_template, paid_params = _paid_correlated_sql(clock)
+    paid = paid_template.format(**_loan_columns())
+    created, created_params = _known_sql('l."created_at"', clock)
+    activated, activated_params = _known_sql('l."activated_at"', clock)
+    not_rejected = 'l."rejected_at" IS NULL OR l."rejected_at" >= %s'
+    not_rejected_params: list = [clock.until]
+    if clock.known_at is not None:
+        not_rejected += ' OR l."rejected_at" > %s'
+        not_rejected_params.append(clock.known_at)
+    sql = (
+        f'SELECT COALESCE(SUM(GREATEST(0, l."total_amount" - {paid})), 0) FROM "{LOANS}" l '
+        f'WHERE l."customer_id" = "{Customer._meta.db_table}"."id" AND {created} '
+        f'AND (l."created_at" < %s OR ({activated} AND l."taken_at" < %s)) '
+        f"AND ({not_rejected})"
+    )
+    params = [
+        *paid_params,
+        *created_params,
+        clock.until,
+        *activated_params,
+        clock.until,
+        *not_rejected_params,
+    ]
+    return RawSQL(sql, params, output_field=MONEY)  # noqa: S611
+
+
+def customer_balance_list(
+    *, as_of: date | None = None, known_at: datetime | None = None
+) -> QuerySet[Customer]:
+    """Every customer with ``total_debt`` and ``available_amount`` at a clock, as SQL annotations.
+
+    Now, the debt is the sum of the open loans' cached ``outstanding``; at any
+    other clock it is rebuilt per customer row from the ledger (only the rows
+    of the page asked for are computed).
+    """
+    clock = Clock.of(as_of, known_at)
+    customers = Customer.objects.order_by("id")
+    if known_at is not None:
+        customers = customers.filter(created_at__lte=known_at)
+    debt = _open_debt() if clock.current else _debt_sql(clock)
+    return customers.annotate(total_debt=debt).annotate(
+        available_amount=Greatest(F("score") - F("total_debt"), Value(ZERO), output_field=MONEY)
+    )
+
+
+def _open_debt() -> Coalesce:
     debt = (
         Loan.objects.filter(customer=OuterRef("pk"), status__in=OPEN_STATUSES)
         .order_by()
@@ -362,10 +623,4 @@ def customer_balance_list() -> QuerySet[Customer]:
         .annotate(total=Sum("outstanding"))
         .values("total")
     )
-    return (
-        Customer.objects.order_by("id")
-        .annotate(total_debt=Coalesce(Subquery(debt, output_field=MONEY), ZERO, output_field=MONEY))
-        .annotate(
-            available_amount=Greatest(F("score") - F("total_debt"), Value(ZERO), output_field=MONEY)
-        )
-    )
+    return Coalesce(Subquery(debt, output_field=MONEY), ZERO, output_field=MONEY)

@@ -29,7 +29,9 @@ class LoanInputSerializer(InputSerializer):
 
 
 class LoanActivateInputSerializer(InputSerializer):
-    taken_at = serializers.DateTimeField(required=False)
+    taken_at = serializers.DateTimeField(
+        required=False, help_text="When the loan was taken (default now; never in the future)."
+    )
 
 
 class LoanRejectInputSerializer(InputSerializer):
@@ -58,6 +60,8 @@ class LoanOutputSerializer(serializers.ModelSerializer):
             "contract_version",
             "taken_at",
             "maximum_payment_date",
+            "activated_at",
+            "rejected_at",
             "created_at",
             "updated_at",
         ]
@@ -109,3 +113,34 @@ class BalanceOutputSerializer(serializers.Serializer):
 class BalanceDetailOutputSerializer(BalanceOutputSerializer):
     is_delinquent = serializers.BooleanField()
     as_of = serializers.DateField()
+
+
+TRANSACTION_TYPES = ("activation", "payment")
+
+
+class TransactionOutputSerializer(serializers.Serializer):
+    """One statement line; ``outstanding`` is what the loan owed after it."""
+
+    type = serializers.ChoiceField(choices=TRANSACTION_TYPES)
+    taken_at = serializers.DateTimeField(
+        required=False, help_text="Activation lines: when the loan was taken."
+    )
+    paid_at = serializers.DateTimeField(
+        required=False, help_text="Payment lines: when the money was received."
+    )
+    recorded_at = serializers.DateTimeField(
+        help_text="When the service recorded the activation or the payment."
+    )
+    payment_external_id = serializers.CharField(required=False)
+    amount = MoneyField()
+    outstanding = MoneyField(positive=False)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        keep = (
+            ("taken_at",) if instance.type == "activation" else ("paid_at", "payment_external_id")
+        )
+        for name in ("taken_at", "paid_at", "payment_external_id"):
+            if name not in keep:
+                data.pop(name, None)
+        return data

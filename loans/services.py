@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing.money import ZERO
 from billing.schedule import ScheduleError, make_terms, maximum_payment_date
+from customers.locking import customer_lock
 from customers.models import Customer
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans import observability
@@ -22,8 +23,11 @@ from mo_loans.api.errors import (
     NotFoundError,
     register_constraint_error,
 )
+from mo_loans.db import write_transaction
+from payments import ledger
 
 DUPLICATE_EXTERNAL_ID = "A loan with this external_id already exists."
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 register_constraint_error(
     "loan_external_id_unique",
@@ -75,12 +79,10 @@ def loan_create(
             str(exc), code="installment_too_small", fields={"amount": [str(exc)]}
         ) from None
 
-    with transaction.atomic(durable=True):
+    with write_transaction():
         # The customer row is the lock every money-moving service takes first,
         # so credit-line checks and payments of one customer run one at a time.
-        customer = (
-            Customer.objects.select_for_update().filter(external_id=customer_external_id).first()
-        )
+        customer = customer_lock(external_id=customer_external_id)
         if customer is None:
             raise _unknown_customer(customer_external_id)
         if Loan.objects.filter(external_id=external_id).exists():
@@ -129,20 +131,21 @@ def loan_create(
 
 
 def _locked_loan(external_id: str) -> Loan:
-    loan = (
-        Loan.objects.select_related("customer")
-        .select_for_update(of=("self",))
-        .filter(external_id=external_id)
-        .first()
-    )
-    if loan is None:
+    """The loan, locked after its customer (the order every money-moving write takes)."""
+    owner = Loan.objects.filter(external_id=external_id).values("customer_id").first()
+    if owner is None:
         raise NotFoundError(f"No loan with external_id '{external_id}'.")
+    customer = customer_lock(pk=owner["customer_id"])
+    loan = Loan.objects.select_for_update().get(external_id=external_id)
+    loan.customer = customer
     return loan
 
 
 def _invalid_state(loan: Loan, action: str) -> BusinessRuleError:
+    status = loan.get_status_display()
+    article = "An" if status[0] in "aeiou" else "A"
     return BusinessRuleError(
-        f"A {loan.get_status_display()} loan cannot be {action}; only a pending one can.",
+        f"{article} {status} loan cannot be {action}; only a pending one can.",
         code="invalid_state",
     )
 
@@ -151,6 +154,11 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
     """Make a pending loan active from ``taken_at`` (default now; never in the future).
 
     Instalment *k* falls due on the local date of ``taken_at`` plus 7·*k* days.
+    A ``taken_at`` earlier than one of the customer's payments changes the
+    past (the loan could have taken that payment), so the customer's payments
+    are replayed in the same transaction; should that leave a completed
+    payment unable to apply in full, the activation is refused (422
+    ``replay_conflict``) and nothing changes.
     """
     now = timezone.now()
     taken_at = taken_at or now
@@ -158,18 +166,31 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
         message = "taken_at must not be in the future."
         raise InvalidInputError(message, code="taken_at_in_future", fields={"taken_at": [message]})
     start = timezone.localdate(taken_at)
-    with transaction.atomic(durable=True):
+    with write_transaction():
         loan = _locked_loan(external_id)
         if loan.status != Loan.Status.PENDING:
             raise _invalid_state(loan, "activated")
+        now = timezone.now()  # the recording instant, read under the customer lock
         loan.status = Loan.Status.ACTIVE
         loan.taken_at = taken_at
+        loan.start_date = start
+        loan.activated_at = now
         loan.maximum_payment_date = maximum_payment_date(start, loan.term_weeks)
-        loan.save(update_fields=["status", "taken_at", "maximum_payment_date", "updated_at"])
+        loan.save(
+            update_fields=[
+                "status",
+                "taken_at",
+                "start_date",
+                "activated_at",
+                "maximum_payment_date",
+                "updated_at",
+            ]
+        )
         # One statement fixes every due date: start + 7 × number days.
         Installment.objects.filter(loan=loan).update(
             due_date=RawSQL("%s::date + 7 * number", (start,))
         )
+        _replay_if_backdated(loan, now)
         transaction.on_commit(
             lambda: observability.loan_activated(
                 external_id=loan.external_id,
@@ -180,15 +201,46 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
     return loan
 
 
+def _replay_if_backdated(loan: Loan, now: datetime) -> None:
+    """Replay the customer when a payment made after ``taken_at`` could now have paid the loan."""
+    customer = loan.customer
+    book = ledger.load_book(customer, since=loan.taken_at)
+    if not book.payments:
+        return
+    loans = ledger.locked_loans(customer)
+    loans = [loan if other.id == loan.id else other for other in loans]
+    at = (loan.taken_at, EARLIEST, 0)  # before every payment made at or after taken_at
+    result, current = ledger.replay_from(loans=loans, book=book, at=at)
+    if not result.complete:
+        raise ledger.replay_conflict(result, book)
+    written = ledger.store_allocation(
+        loans=loans,
+        paid_at=book.paid_at,
+        allocation=result.allocations,
+        current=current,
+        paid=result.paid,
+        now=now,
+    )
+    transaction.on_commit(
+        lambda: observability.ledger_replayed(
+            customer_external_id=customer.external_id,
+            cause="backdated_activation",
+            payments_changed=written.payments_changed,
+            rows_superseded=written.rows_superseded,
+        )
+    )
+
+
 def loan_reject(*, external_id: str) -> Loan:
     """Reject a pending loan; it then owes nothing."""
-    with transaction.atomic(durable=True):
+    with write_transaction():
         loan = _locked_loan(external_id)
         if loan.status != Loan.Status.PENDING:
             raise _invalid_state(loan, "rejected")
         loan.status = Loan.Status.REJECTED
         loan.outstanding = ZERO
-        loan.save(update_fields=["status", "outstanding", "updated_at"])
+        loan.rejected_at = timezone.now()
+        loan.save(update_fields=["status", "outstanding", "rejected_at", "updated_at"])
         transaction.on_commit(
             lambda: observability.loan_rejected(
                 external_id=loan.external_id, customer_external_id=loan.customer.external_id

@@ -83,6 +83,12 @@ DATABASES = {
         port=config("DATABASE_PORT", default="5432"),
         embedded_data_dir=BASE_DIR / config("EMBEDDED_DB_DIR", default=".pgdata"),
         conn_max_age=config("DATABASE_CONN_MAX_AGE", default=60, cast=int),
+        # A request never waits minutes on a lock or a statement (docs/operations.md).
+        lock_timeout_ms=config("DATABASE_LOCK_TIMEOUT_MS", default=5000, cast=int),
+        statement_timeout_ms=config("DATABASE_STATEMENT_TIMEOUT_MS", default=30000, cast=int),
+        client_check_interval_ms=config(
+            "DATABASE_CLIENT_CHECK_INTERVAL_MS", default=1000, cast=int
+        ),
     )
 }
 # The same backend, wrapped by django-prometheus to time every query (docs/operations.md).
@@ -149,6 +155,7 @@ SPECTACULAR_SETTINGS = {
         "LoanStatus": "loans.models.Loan.Status",
         "PaymentStatus": "payments.models.Payment.Status",
         "InstallmentStatus": "loans.serializers.INSTALLMENT_STATUSES",
+        "TransactionType": "loans.serializers.TRANSACTION_TYPES",
     },
 }
 

@@ -10,7 +10,11 @@ from mo_loans.api.views_base import ListApi, parse
 from payments import selectors, services
 from payments.filters import PaymentFilter
 from payments.models import Payment
-from payments.serializers import PaymentInputSerializer, PaymentOutputSerializer
+from payments.serializers import (
+    PaymentInputSerializer,
+    PaymentOutputSerializer,
+    PaymentReverseInputSerializer,
+)
 
 
 class PaymentListCreateApi(ListApi):
@@ -45,6 +49,23 @@ class PaymentDetailApi(GenericAPIView):
     @extend_schema(operation_id="payments_retrieve")
     def get(self, request, external_id: str):
         payment = selectors.payment_get(external_id=external_id)
+        return Response(PaymentOutputSerializer(payment).data)
+
+
+class PaymentReverseApi(GenericAPIView):
+    """Reverse a completed payment (a bounced transfer, a posting error), with a reason."""
+
+    serializer_class = PaymentOutputSerializer
+    queryset = Payment.objects.none()
+
+    @extend_schema(
+        operation_id="payments_reverse",
+        request=PaymentReverseInputSerializer,
+        responses=PaymentOutputSerializer,
+    )
+    def post(self, request, external_id: str):
+        data = parse(PaymentReverseInputSerializer, request.data)
+        payment = services.payment_reverse(external_id=external_id, **data)
         return Response(PaymentOutputSerializer(payment).data)
 
 

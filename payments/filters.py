@@ -1,6 +1,5 @@
 import django_filters
 
-from mo_loans.api.enums import api_choices
 from mo_loans.api.filters import UtcDateTimeFilter
 from payments.models import Payment
 
@@ -9,7 +8,7 @@ class PaymentFilter(django_filters.FilterSet):
     customer_external_id = django_filters.CharFilter(
         field_name="customer__external_id", strip=False
     )
-    status = django_filters.TypedChoiceFilter(choices=api_choices(Payment.Status), coerce=int)
+    status = django_filters.TypedChoiceFilter(choices=Payment.Status.choices, coerce=int)
     paid_from = UtcDateTimeFilter(
         field_name="paid_at", lookup_expr="gte", label="paid at or after (ISO 8601)"
     )

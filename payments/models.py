@@ -1,16 +1,19 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from customers.models import Customer
 from loans.models import Loan, money_field
 
 
 class Payment(models.Model):
-    """A (re)payment as it was received. Append-only: never edited, never deleted."""
+    """A (re)payment as it was received. Append-only: never deleted; the one change
+    ever made to a row is a completed payment's reversal."""
 
     class Status(models.IntegerChoices):
         COMPLETED = 1, "completed"
         REJECTED = 2, "rejected"
+        REVERSED = 3, "reversed"
 
     external_id = models.CharField(max_length=60)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
@@ -24,13 +27,19 @@ class Payment(models.Model):
     )
     total_amount = money_field()
     status = models.PositiveSmallIntegerField(choices=Status.choices)
-    paid_at = models.DateTimeField()
+    paid_at = models.DateTimeField(help_text="When the money was received (value time).")
+    recorded_at = models.DateTimeField(
+        default=timezone.now, help_text="When the service accepted the payment."
+    )
     rejection_reason = models.CharField(max_length=200, blank=True, default="")
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversal_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        permissions = [("reverse_payment", "Can reverse payments")]
         indexes = [
             models.Index(fields=["customer", "paid_at"], name="payment_customer_paid_at"),
             models.Index(fields=["paid_at"], name="payment_paid_at"),
@@ -41,9 +50,14 @@ class Payment(models.Model):
                 condition=Q(total_amount__gt=0), name="payment_total_amount_positive"
             ),
             models.CheckConstraint(
-                condition=Q(status=1, rejection_reason="")
+                condition=Q(status__in=[1, 3], rejection_reason="")
                 | (Q(status=2) & ~Q(rejection_reason="")),
                 name="payment_rejection_reason_iff_rejected",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[1, 2], reversed_at__isnull=True, reversal_reason="")
+                | (Q(status=3, reversed_at__isnull=False) & ~Q(reversal_reason="")),
+                name="payment_reversal_iff_reversed",
             ),
         ]
 
@@ -51,27 +65,67 @@ class Payment(models.Model):
         return self.external_id
 
 
+class CurrentDetails(models.Manager):
+    """Only the allocation rows in force now (not superseded by a replay)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(superseded_at__isnull=True)
+
+
 class PaymentDetail(models.Model):
-    """How much of a completed payment went to one loan."""
+    """How much of a completed payment went to one loan, in one version of the allocation.
+
+    A replay never changes an amount: it marks the rows it replaces as
+    superseded (once, the only change a row ever takes) and writes new ones.
+    The rows in force at instant K are those recorded by K and not superseded
+    by K, so every answer the service ever gave can be given again.
+    """
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="details")
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="payment_details")
     amount = money_field()
     paid_at = models.DateTimeField(help_text="The payment's paid_at, kept here for as-of reads.")
+    recorded_at = models.DateTimeField(
+        default=timezone.now, help_text="When this version of the allocation was written."
+    )
+    superseded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a replay replaced this row; empty while in force."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = models.Manager()
+    current = CurrentDetails()
+
     class Meta:
         ordering = ["id"]
+        base_manager_name = "objects"
         indexes = [
             models.Index(fields=["loan", "payment"], name="payment_detail_loan"),
             # "What did payments after date D give each loan" is one index-only scan.
             models.Index(
-                fields=["paid_at"], include=["loan", "amount"], name="payment_detail_paid_at"
+                fields=["paid_at"],
+                include=["loan", "amount"],
+                condition=Q(superseded_at__isnull=True),
+                name="payment_detail_paid_at",
+            ),
+            models.Index(
+                fields=["loan"],
+                include=["amount"],
+                condition=Q(superseded_at__isnull=True),
+                name="payment_detail_current_loan",
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["payment", "loan"], name="payment_detail_unique_loan"),
+            models.UniqueConstraint(
+                fields=["payment", "loan"],
+                condition=Q(superseded_at__isnull=True),
+                name="payment_detail_unique_loan",
+            ),
+            models.CheckConstraint(
+                condition=Q(superseded_at__isnull=True) | Q(superseded_at__gte=F("recorded_at")),
+                name="payment_detail_superseded_after_recorded",
+            ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="payment_detail_amount_positive"
             ),

@@ -9,8 +9,8 @@ from payments.models import Payment, PaymentDetail
 
 
 def payment_list() -> QuerySet[Payment]:
-    """Payments with their customer and details, in a constant number of queries."""
-    details = PaymentDetail.objects.select_related("loan").order_by("id")
+    """Payments with their customer and current details, in a constant number of queries."""
+    details = PaymentDetail.current.select_related("loan").order_by("id")
     return (
         Payment.objects.select_related("customer", "loan")
         .prefetch_related(Prefetch("details", queryset=details, to_attr="detail_rows"))

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from mo_loans.api.serializers import InputSerializer, MoneyField, StrictCharField
 from payments.models import Payment
+from payments.services import REASON_MAX_LENGTH
 
 
 class PaymentInputSerializer(InputSerializer):
@@ -15,6 +16,21 @@ class PaymentInputSerializer(InputSerializer):
         allow_null=True,
         default=None,
         trim_whitespace=False,
+    )
+    paid_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the money was received (ISO 8601; default now; never in the future).",
+    )
+
+
+class PaymentReverseInputSerializer(InputSerializer):
+    reason = StrictCharField(
+        min_length=1,
+        max_length=REASON_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="Why the payment is reversed (1 to 200 characters, kept as sent).",
     )
 
 
@@ -40,7 +56,10 @@ class PaymentOutputSerializer(serializers.ModelSerializer):
             "total_amount",
             "status",
             "paid_at",
+            "recorded_at",
             "rejection_reason",
+            "reversed_at",
+            "reversal_reason",
             "details",
             "created_at",
         ]

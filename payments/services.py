@@ -1,21 +1,47 @@
-"""Payment writes. ``payment_make`` is the one place a payment's rules are enforced."""
+"""Payment writes. ``payment_make`` and ``payment_reverse`` are the one place their rules live.
+
+Both follow the replay rule of :mod:`billing.replay`: a customer's allocation
+is what their completed payments give when applied in value order. A payment
+that comes last in value order (the usual case) is one step of that fold on
+the loans' stored totals; any other write that changes the past (a
+back-dated payment, a reversal) replays the customer's payments in the same
+transaction and stores what changed (:mod:`payments.ledger`).
+
+Locks: the customer row first (:func:`customers.locking.customer_lock`), then
+its loans in id order, the same order every money-moving service uses, so
+writes for one customer queue instead of deadlocking, and none can spend an
+instalment another already paid.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Exists, Subquery
 from django.utils import timezone
 
-from billing.allocation import Overpayment, Position, allocate
+from billing.allocation import Overpayment
+from billing.replay import LedgerPayment, apply_payment
+from customers.locking import customer_lock
 from customers.models import Customer
 from loans.models import Loan
-from loans.selectors import loan_start, loan_terms
 from mo_loans import observability
-from mo_loans.api.errors import InvalidInputError, register_constraint_error
-from payments.models import Payment, PaymentDetail
+from mo_loans.api.errors import (
+    BusinessRuleError,
+    InvalidInputError,
+    NotFoundError,
+    register_constraint_error,
+)
+from mo_loans.db import write_transaction
+from payments import ledger
+from payments.models import Payment
 
 DUPLICATE_EXTERNAL_ID = "A payment with this external_id already exists."
+REASON_MAX_LENGTH = 200
+# The new payment's place among payments recorded at the same instant: last.
+NEW_PAYMENT_SEQ = 2**62
 
 register_constraint_error(
     "payment_external_id_unique",
@@ -30,12 +56,9 @@ def _invalid(field: str, code: str, message: str) -> InvalidInputError:
     return InvalidInputError(message, code=code, fields={field: [message]})
 
 
-def _loans_to_pay(customer: Customer, loan_external_id: str | None) -> list[Loan]:
-    """The customer's active loans (or the one named), locked in id order."""
-    loans = Loan.objects.select_for_update().filter(customer=customer).order_by("id")
-    if loan_external_id is None:
-        return list(loans.filter(status=Loan.Status.ACTIVE))
-    loan = loans.filter(external_id=loan_external_id).first()
+def _target(loans: list[Loan], loan_external_id: str, paid_at: datetime) -> Loan:
+    """The one loan a targeted payment names: the customer's, and taken by ``paid_at``."""
+    loan = next((loan for loan in loans if loan.external_id == loan_external_id), None)
     if loan is None:
         if Loan.objects.filter(external_id=loan_external_id).exists():
             raise _invalid(
@@ -46,14 +69,47 @@ def _loans_to_pay(customer: Customer, loan_external_id: str | None) -> list[Loan
         raise _invalid(
             "loan_external_id", "unknown_loan", f"No loan with external_id '{loan_external_id}'."
         )
-    if loan.status != Loan.Status.ACTIVE:
+    if loan.status not in ledger.TAKEN_STATUSES:
         raise _invalid(
             "loan_external_id",
             "loan_not_active",
-            f"Loan '{loan_external_id}' is {loan.get_status_display()}; only active loans "
-            "take payments.",
+            f"Loan '{loan_external_id}' is {loan.get_status_display()}; only a loan that has "
+            "been activated takes payments.",
         )
-    return [loan]
+    if loan.taken_at > paid_at:
+        raise _invalid(
+            "loan_external_id",
+            "loan_not_active",
+            f"Loan '{loan_external_id}' was taken at {loan.taken_at.isoformat()}, after the "
+            "payment's paid_at; it cannot take this payment.",
+        )
+    return loan
+
+
+def _taken_and_latest(customer: Customer, external_id: str) -> tuple[bool, datetime | None]:
+    """In one query: is ``external_id`` taken, and the latest ``paid_at`` of the customer's
+    completed payments (a new payment at or after it is the replay's last step)."""
+    latest = (
+        Payment.objects.filter(customer=customer, status=Payment.Status.COMPLETED)
+        .order_by("-paid_at")
+        .values("paid_at")[:1]
+    )
+    row = (
+        Customer.objects.filter(pk=customer.pk)
+        .annotate(
+            taken=Exists(Payment.objects.filter(external_id=external_id)),
+            latest=Subquery(latest),
+        )
+        .values_list("taken", "latest")
+        .get()
+    )
+    return row
+
+
+def _rejection_reason(amount: Decimal, owed: Decimal) -> str:
+    if not owed:
+        return "There is nothing to pay."
+    return f"The payment of {amount} exceeds the {owed} still owed."
 
 
 def payment_make(
@@ -62,75 +118,49 @@ def payment_make(
     customer_external_id: str,
     total_amount: Decimal,
     loan_external_id: str | None = None,
+    paid_at: datetime | None = None,
 ) -> Payment:
-    """Take a payment and spread it over the customer's active loans (or the one loan).
+    """Take a payment received at ``paid_at`` (default now) and apply it by the replay rule.
 
-    Unpaid instalments are paid oldest due date first (ties: the loan taken
-    first), each in full before the next. A payment larger than what is owed
-    is recorded as rejected and changes no balance. An unknown customer or
-    loan, a loan of another customer or not active, or a taken
-    ``external_id`` is refused (400) and nothing is recorded.
-
-    Locks: the customer row first, then its loans in id order, the same order
-    every money-moving service uses, so concurrent payments queue instead of
-    deadlocking, and none can spend an instalment another already paid.
+    It pays the customer's loans taken by ``paid_at`` (or the one loan named),
+    oldest unpaid instalment first (ties: the loan taken first), each in full
+    before the next. It is **completed** when, with it, every completed
+    payment still applies in full; otherwise it is recorded as **rejected**
+    with a reason and nothing else changes. An unknown customer or loan, a
+    loan of another customer or not taken by ``paid_at``, a future
+    ``paid_at`` or a taken ``external_id`` is refused (400), nothing recorded.
     """
-    with transaction.atomic(durable=True):
-        customer = (
-            Customer.objects.select_for_update().filter(external_id=customer_external_id).first()
-        )
+    if paid_at is not None and paid_at > timezone.now():
+        raise _invalid("paid_at", "paid_at_in_future", "paid_at must not be in the future.")
+    with write_transaction():
+        customer = customer_lock(external_id=customer_external_id)
         if customer is None:
             raise _invalid(
                 "customer_external_id",
                 "unknown_customer",
                 f"No customer with external_id '{customer_external_id}'.",
             )
-        if Payment.objects.filter(external_id=external_id).exists():
+        # Read the clock once the lock is held: recording instants then follow the
+        # order in which the customer's writes really happen.
+        now = timezone.now()
+        paid_at = paid_at or now
+        taken, latest = _taken_and_latest(customer, external_id)
+        if taken:
             raise _invalid("external_id", "duplicate_external_id", DUPLICATE_EXTERNAL_ID)
-        loans = _loans_to_pay(customer, loan_external_id)
+        loans = ledger.locked_loans(customer)
+        target = _target(loans, loan_external_id, paid_at) if loan_external_id else None
         payment = Payment(
             external_id=external_id,
             customer=customer,
-            loan=loans[0] if loan_external_id else None,
+            loan=target,
             total_amount=total_amount,
-            paid_at=timezone.now(),
+            paid_at=paid_at,
+            recorded_at=now,
         )
-        positions = [
-            Position(loan.id, loan_terms(loan), loan_start(loan), loan.taken_at, loan.paid_amount)
-            for loan in loans
-        ]
-        try:
-            shares = allocate(positions, total_amount)
-        except Overpayment as exc:
-            payment.status = Payment.Status.REJECTED
-            payment.rejection_reason = (
-                f"The payment of {total_amount} exceeds the {exc.owed} still owed."
-                if exc.owed
-                else "There is nothing to pay."
-            )
-            payment.save(force_insert=True)
-            payment.detail_rows = []
-            shares = {}
+        if latest is None or paid_at >= latest:
+            shares = _take_last(payment, loans, now)
         else:
-            payment.status = Payment.Status.COMPLETED
-            payment.save(force_insert=True)
-            touched = [loan for loan in loans if loan.id in shares]
-            payment.detail_rows = PaymentDetail.objects.bulk_create(
-                PaymentDetail(
-                    payment=payment, loan=loan, amount=shares[loan.id], paid_at=payment.paid_at
-                )
-                for loan in touched
-            )
-            now = timezone.now()
-            for loan in touched:
-                loan.paid_amount += shares[loan.id]
-                loan.outstanding = loan.total_amount - loan.paid_amount
-                if loan.outstanding == 0:
-                    loan.status = Loan.Status.PAID
-                loan.updated_at = now
-            Loan.objects.bulk_update(
-                touched, ["paid_amount", "outstanding", "status", "updated_at"]
-            )
+            shares = _take_backdated(payment, customer, loans, now)
         by_id = {loan.id: loan.external_id for loan in loans}
         transaction.on_commit(
             lambda: observability.payment_recorded(
@@ -140,6 +170,155 @@ def payment_make(
                 amount=payment.total_amount,
                 details=[(by_id[loan_id], amount) for loan_id, amount in shares.items()],
                 rejection_reason=payment.rejection_reason,
+            )
+        )
+    payment.customer = customer
+    return payment
+
+
+def _reject(payment: Payment, reason: str) -> dict:
+    payment.status = Payment.Status.REJECTED
+    payment.rejection_reason = reason
+    payment.save(force_insert=True)
+    payment.detail_rows = []
+    return {}
+
+
+def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
+    """A payment last in value order: the replay's last step, on the stored totals."""
+    ledger_loans = ledger.ledger_loans(loans)
+    step = LedgerPayment(
+        key=None,
+        paid_at=payment.paid_at,
+        recorded_at=now,
+        seq=NEW_PAYMENT_SEQ,
+        amount=payment.total_amount,
+        target=payment.loan_id,
+    )
+    paid = {loan.id: loan.paid_amount for loan in loans}
+    try:
+        shares = apply_payment(ledger_loans, paid, step)
+    except Overpayment as exc:
+        return _reject(payment, _rejection_reason(payment.total_amount, exc.owed))
+    payment.status = Payment.Status.COMPLETED
+    payment.save(force_insert=True)
+    for loan_id, share in shares.items():
+        paid[loan_id] += share
+    written = ledger.store_allocation(
+        loans=loans,
+        paid_at={payment.id: payment.paid_at},
+        allocation={payment.id: shares},
+        current={},
+        paid=paid,
+        now=now,
+    )
+    payment.detail_rows = written.rows
+    return shares
+
+
+def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now: datetime):
+    """A payment that falls before others in value order: replay the customer from it on."""
+    new = LedgerPayment(
+        key=None,
+        paid_at=payment.paid_at,
+        recorded_at=now,
+        seq=NEW_PAYMENT_SEQ,
+        amount=payment.total_amount,
+        target=payment.loan_id,
+    )
+    book = ledger.load_book(customer, since=payment.paid_at)
+    result, current = ledger.replay_from(loans=loans, book=book, at=new.value_order, add=new)
+    if not result.complete:
+        first = result.unapplied[0]
+        if first.key is None:
+            reason = _rejection_reason(payment.total_amount, first.owed)
+        else:
+            reason = (
+                f"Taken at its paid_at, the payment would leave the later payment "
+                f"'{book.external_ids[first.key]}' unable to be applied in full."
+            )
+        return _reject(payment, reason)
+    payment.status = Payment.Status.COMPLETED
+    payment.save(force_insert=True)
+    allocation = dict(result.allocations)
+    shares = allocation.pop(None)
+    allocation[payment.id] = shares
+    written = ledger.store_allocation(
+        loans=loans,
+        paid_at={**book.paid_at, payment.id: payment.paid_at},
+        allocation=allocation,
+        current=current,
+        paid=result.paid,
+        now=now,
+    )
+    payment.detail_rows = [row for row in written.rows if row.payment_id == payment.id]
+    _replayed(customer, "backdated_payment", written)
+    return shares
+
+
+def _replayed(customer: Customer, cause: str, written: ledger.Written) -> None:
+    transaction.on_commit(
+        lambda: observability.ledger_replayed(
+            customer_external_id=customer.external_id,
+            cause=cause,
+            payments_changed=written.payments_changed,
+            rows_superseded=written.rows_superseded,
+        )
+    )
+
+
+def payment_reverse(*, external_id: str, reason: str) -> Payment:
+    """Reverse a completed payment: it then pays nothing, and the customer is replayed.
+
+    ``reason`` (1–200 characters) is kept with ``reversed_at``. A rejected or
+    already reversed payment is 422 ``invalid_state``; a reversal that would
+    leave another payment unable to apply in full is 422 ``replay_conflict``
+    (the replay rule makes that impossible; the check stays as a backstop).
+    A paid loan that owes again becomes active.
+    """
+    if not isinstance(reason, str) or not reason or len(reason) > REASON_MAX_LENGTH:
+        raise _invalid(
+            "reason", "invalid", f"Give a reason of 1 to {REASON_MAX_LENGTH} characters."
+        )
+    with write_transaction():
+        owner = Payment.objects.filter(external_id=external_id).values("customer_id").first()
+        if owner is None:
+            raise NotFoundError(f"No payment with external_id '{external_id}'.")
+        customer = customer_lock(pk=owner["customer_id"])
+        payment = Payment.objects.select_for_update().get(external_id=external_id)
+        if payment.status != Payment.Status.COMPLETED:
+            raise BusinessRuleError(
+                f"A {payment.get_status_display()} payment cannot be reversed; only a "
+                "completed one can.",
+                code="invalid_state",
+            )
+        loans = ledger.locked_loans(customer)
+        at = ledger.ledger_position(payment)
+        book = ledger.load_book(customer, since=payment.paid_at)
+        result, current = ledger.replay_from(loans=loans, book=book, at=at, drop=payment.id)
+        if not result.complete:
+            raise ledger.replay_conflict(result, book)
+        now = timezone.now()
+        payment.status = Payment.Status.REVERSED
+        payment.reversed_at = now
+        payment.reversal_reason = reason
+        payment.save(update_fields=["status", "reversed_at", "reversal_reason", "updated_at"])
+        written = ledger.store_allocation(
+            loans=loans,
+            paid_at=book.paid_at,
+            allocation=result.allocations,
+            current=current,
+            paid=result.paid,
+            now=now,
+        )
+        payment.detail_rows = []
+        _replayed(customer, "reversal", written)
+        transaction.on_commit(
+            lambda: observability.payment_reversed(
+                external_id=payment.external_id,
+                customer_external_id=customer.external_id,
+                amount=payment.total_amount,
+                reason=reason,
             )
         )
     payment.customer = customer

@@ -13,7 +13,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    transaction,
+)
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework import status
@@ -21,11 +28,17 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from mo_loans.api.auth import NO_VALID_KEY
+from mo_loans.api.renderers import JsonResponse
+from mo_loans.db import in_request_transaction
 
 logger = logging.getLogger(__name__)
 
-# The database cannot be reached, or the connection broke: retry later (503).
+# The database cannot be reached, the connection broke, or a statement hit
+# DATABASE_LOCK_TIMEOUT_MS / DATABASE_STATEMENT_TIMEOUT_MS: retry later (503).
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# SQLSTATEs of lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+_TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+RETRY_AFTER_SECONDS = {"database_unavailable": 5, "database_timeout": 1}
 
 
 class ApplicationError(Exception):
@@ -181,18 +194,55 @@ def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: P
             code="invalid_value",
         )
     if isinstance(exc, DATABASE_UNAVAILABLE):
-        return ServiceUnavailableError(
-            "The database is unavailable; try again shortly.", code="database_unavailable"
-        )
+        return database_unavailable_error(exc)
     if isinstance(exc, DatabaseError):
         logger.exception("database error", exc_info=exc)
         return None
     return None
 
 
+def is_database_timeout(exc: BaseException) -> bool:
+    """A statement refused for waiting on a lock or running too long (not a dead server)."""
+    return getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_SQLSTATES
+
+
+def database_unavailable_error(exc: BaseException) -> ServiceUnavailableError:
+    if is_database_timeout(exc):
+        return ServiceUnavailableError(
+            "The database did not answer in time (a lock or a statement took too long); "
+            "nothing was written, retry shortly.",
+            code="database_timeout",
+        )
+    return ServiceUnavailableError(
+        "The database is unavailable; try again shortly.", code="database_unavailable"
+    )
+
+
+def database_unavailable_response(exc: BaseException) -> JsonResponse:
+    """The 503 for a database error raised outside a DRF view (middleware, Django's 500)."""
+    error = database_unavailable_error(exc)
+    return JsonResponse(
+        error_body(error.code, error.message),
+        status=error.status_code,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS[error.code])},
+    )
+
+
+def rollback_request_writes() -> None:
+    """Undo what the failing request wrote before its error is answered.
+
+    DRF's ``set_rollback`` covers ``ATOMIC_REQUESTS``; the idempotency layer's
+    request transaction is ours. Inside it, the innermost block (the view's
+    savepoint) is marked, so the writes go and the key's answer can still be kept.
+    """
+    set_rollback()
+    if in_request_transaction():
+        transaction.set_rollback(True)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: render any exception as the API's error body."""
-    set_rollback()
+    rollback_request_writes()
     error = _to_application_error(exc)
     headers: dict[str, str] = {}
     if isinstance(exc, drf.APIException):
@@ -207,7 +257,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     if error.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
-        headers["Retry-After"] = "5"
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS.get(error.code, 5))
     return Response(
         error_body(error.code, error.message, error.fields, **error.extra),
         status=error.status_code,

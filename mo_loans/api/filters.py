@@ -7,11 +7,16 @@ from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
+from mo_loans.api.serializers import refuse_future
+
 BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
 
 class DelinquencyFilterMixin(django_filters.FilterSet):
-    """``?delinquent=true|false[&as_of=YYYY-MM-DD]``; the subclass says how to filter."""
+    """``?delinquent=true|false[&as_of=YYYY-MM-DD][&known_at=…]``; the subclass says how.
+
+    With ``known_at`` the list holds only what had been created by then.
+    """
 
     delinquent = django_filters.ChoiceFilter(
         choices=BOOLEAN_CHOICES, method="filter_delinquent", label="delinquent"
@@ -22,14 +27,35 @@ class DelinquencyFilterMixin(django_filters.FilterSet):
         input_formats=["%Y-%m-%d"],
     )
 
+    known_at = django_filters.IsoDateTimeFilter(
+        method="filter_known_at",
+        label="the instant the answer is given as known at (ISO 8601; default now)",
+    )
+
     def filter_as_of(self, queryset, name, value):
         return queryset  # read by filter_delinquent
 
+    def known_at_value(self):
+        """``known_at`` in UTC (None when absent); in the future it is a 400."""
+        value = self.form.cleaned_data.get("known_at")
+        if value is None:
+            return None
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError({"known_at": ["Date-time out of range."]}) from None
+        return refuse_future("known_at", value)
+
+    def filter_known_at(self, queryset, name, value):
+        return queryset.filter(created_at__lte=self.known_at_value())
+
     def filter_delinquent(self, queryset, name, value):
         as_of = self.form.cleaned_data.get("as_of") or timezone.localdate()
-        return self.delinquent_queryset(queryset, delinquent=value == "true", as_of=as_of)
+        return self.delinquent_queryset(
+            queryset, delinquent=value == "true", as_of=as_of, known_at=self.known_at_value()
+        )
 
-    def delinquent_queryset(self, queryset, *, delinquent, as_of):
+    def delinquent_queryset(self, queryset, *, delinquent, as_of, known_at):
         raise NotImplementedError
 
 

@@ -4,8 +4,22 @@ The first request with a key runs and its response (status and body) is kept.
 A repeat with the same key and the same request gets that response again and
 changes nothing; the same key with another request is 422
 ``idempotency_key_reused``; a repeat while the first is still running is 409.
-Responses that say nothing about the request itself (401/403, 5xx) are not
-kept, so the client can retry them. Keys live ``IDEMPOTENCY_KEY_TTL_HOURS``
+
+One transaction per keyed request, so a key's answer can never disagree with
+the data:
+
+1. ``pg_try_advisory_xact_lock`` on the key. Held means a live transaction is
+   running this key right now: 409. The server drops the lock when that
+   transaction ends, however it ends (commit, rollback, a killed worker, a
+   database restart), so a key freed by a crash is retryable at once.
+2. A stored answer: replay it, or 422 for another request.
+3. Otherwise run the view in a savepoint and write the key's row with the
+   response, in the same transaction as the view's writes. A 4xx refusal
+   rolls the view's writes back (there should be none) and keeps the answer
+   the client got. A 5xx, 401/403 or 429 keeps nothing: the client retries.
+
+The key is looked at only once the caller's API key is known valid, so an
+unauthenticated request writes nothing. Keys live ``IDEMPOTENCY_KEY_TTL_HOURS``
 (24 by default); ``manage.py prune_idempotency_keys`` deletes older ones.
 """
 
@@ -17,38 +31,41 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
-from django.db.models import Q
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from mo_loans.api.errors import error_body
+from mo_loans.api.errors import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
 from mo_loans.api.renderers import JsonResponse
+from mo_loans.db import request_transaction
 from mo_loans.models import IdempotencyKey
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
-# A request still "running" after this long died with its worker; its key may be taken over.
-ABANDONED_AFTER = timedelta(minutes=5)
-NOT_KEPT = {401, 403}
+# Answers that say nothing final about the request: the client may simply retry.
+NOT_KEPT = {401, 403, 429}
+# Rows without an answer were written by the previous version of this module,
+# which claimed a key before running it and had no lock to tell whether the
+# request was alive: such a row blocks its key for this long, as it did then.
+LEGACY_CLAIM_BLOCKS_FOR = timedelta(minutes=5)
+PRUNE_BATCH = 10_000
 
 
 def ttl() -> timedelta:
     return timedelta(hours=getattr(settings, "IDEMPOTENCY_KEY_TTL_HOURS", 24))
 
 
-def _scope(request: HttpRequest) -> str | None:
-    """The caller's API key prefix (``<prefix>.<secret>``), or None without a key."""
+def _api_key(request: HttpRequest) -> str | None:
     keyword, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if keyword.lower() != "api-key" or "." not in key:
         return None
-    return key.partition(".")[0][:64]
+    return key
 
 
-def _caller_key_valid(request: HttpRequest) -> bool:
-    key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2]
-    return APIKey.objects.is_valid(key)
+def _scope(api_key: str) -> str:
+    """The caller's API key prefix (``<prefix>.<secret>``)."""
+    return api_key.partition(".")[0][:64]
 
 
 def _fingerprint(request: HttpRequest) -> str:
@@ -59,34 +76,45 @@ def _fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
+def _lock_id(scope: str, key: str) -> int:
+    """The key's advisory lock: a signed 64-bit number from its scope and key."""
+    digest = hashlib.sha256(f"idempotency\0{scope}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status)
 
 
-def _claim(scope: str, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
-    """Insert the key as running, or return the stored one. True when we inserted it."""
-    now = timezone.now()
-    stale = Q(created_at__lt=now - ttl()) | Q(
-        status_code__isnull=True, created_at__lt=now - ABANDONED_AFTER
+def _in_progress() -> JsonResponse:
+    return _error(
+        409,
+        "idempotency_request_in_progress",
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
     )
-    IdempotencyKey.objects.filter(stale, scope=scope, key=key).delete()
-    # One statement, committed at once: the unique constraint decides who runs.
+
+
+def _try_lock(scope: str, key: str) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {IdempotencyKey._meta.db_table} "
-            "(scope, key, fingerprint, content_type, created_at) VALUES (%s, %s, %s, '', %s) "
-            "ON CONFLICT (scope, key) DO NOTHING RETURNING id",
-            [scope, key, fingerprint, now],
-        )
-        inserted = cursor.fetchone()
-    if inserted is not None:
-        row = IdempotencyKey(id=inserted[0], scope=scope, key=key, fingerprint=fingerprint)
-        row.created_at = now
-        return row, True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(scope, key)])
+        return cursor.fetchone()[0]
+
+
+def _stored(scope: str, key: str) -> IdempotencyKey | None:
+    """The key's live row; an expired one is deleted (in this transaction) and ignored."""
     row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-    if row is None:  # expired and deleted between our insert and our read
-        return _claim(scope, key, fingerprint)
-    return row, False
+    if row is None:
+        return None
+    now = timezone.now()
+    legacy_abandoned = row.status_code is None and row.created_at < now - LEGACY_CLAIM_BLOCKS_FOR
+    if row.created_at < now - ttl() or legacy_abandoned:
+        row.delete()
+        return None
+    return row
+
+
+def _kept(response: HttpResponse) -> bool:
+    return response.status_code < 500 and response.status_code not in NOT_KEPT
 
 
 class IdempotencyMiddleware:
@@ -95,10 +123,10 @@ class IdempotencyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         key = request.META.get(HEADER)
-        scope = _scope(request)
+        api_key = _api_key(request)
         if (
             key is None
-            or scope is None  # no API key: the view refuses the request anyway
+            or api_key is None  # no API key: the view refuses the request anyway
             or request.method != "POST"
             or not request.path_info.startswith("/api/")
         ):
@@ -115,28 +143,39 @@ class IdempotencyMiddleware:
             return _error(
                 413, "request_too_large", "The request body is larger than this server accepts."
             )
-        row, created = _claim(scope, key, fingerprint)
-        if not created:
-            if not _caller_key_valid(request):
-                # The scope is only the key's prefix: never replay to a caller who
-                # cannot prove the whole key. The view answers 401.
-                return self.get_response(request)
-            return self._replay(row, fingerprint)
-        return self._run_and_keep(request, row)
-
-    def _run_and_keep(self, request: HttpRequest, row: IdempotencyKey) -> HttpResponse:
         try:
-            response = self.get_response(request)
-        except BaseException:
-            row.delete()
-            raise
-        if response.status_code in NOT_KEPT or response.status_code >= 500:
-            row.delete()
-            return response
-        row.status_code = response.status_code
-        row.content_type = response.get("Content-Type", "")
-        row.body = response.content
-        row.save(update_fields=["status_code", "content_type", "body"])
+            if not APIKey.objects.is_valid(api_key):
+                # The scope is only the key's prefix: a caller who cannot prove the
+                # whole key neither runs under it nor sees its answer. The view answers 401.
+                return self.get_response(request)
+            return self._once(request, _scope(api_key), key, fingerprint)
+        except DATABASE_UNAVAILABLE as exc:
+            # Nothing was committed (or, if the commit itself was cut off, the key's
+            # answer was committed with it and the retry replays it): retry later.
+            return database_unavailable_response(exc)
+
+    def _once(self, request: HttpRequest, scope: str, key: str, fingerprint: str) -> HttpResponse:
+        with request_transaction():
+            if not _try_lock(scope, key):
+                return _in_progress()
+            row = _stored(scope, key)
+            if row is not None:
+                return self._replay(row, fingerprint)
+            with transaction.atomic():  # the view's writes, undone for a refusal
+                response = self.get_response(request)
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
+            if not _kept(response):
+                transaction.set_rollback(True)
+                return response
+            IdempotencyKey.objects.create(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint,
+                status_code=response.status_code,
+                content_type=response.get("Content-Type", ""),
+                body=response.content,
+            )
         return response
 
     @staticmethod
@@ -147,12 +186,8 @@ class IdempotencyMiddleware:
                 "idempotency_key_reused",
                 "This Idempotency-Key was used for a different request.",
             )
-        if row.status_code is None:
-            return _error(
-                409,
-                "idempotency_request_in_progress",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-            )
+        if row.status_code is None:  # a claim of the previous version (see above)
+            return _in_progress()
         response = HttpResponse(
             bytes(row.body or b""), status=row.status_code, content_type=row.content_type
         )
@@ -161,7 +196,21 @@ class IdempotencyMiddleware:
 
 
 def prune_idempotency_keys(*, older_than: timedelta | None = None) -> int:
-    """Delete keys older than ``older_than`` (default: the TTL). Returns how many."""
-    cutoff = timezone.now() - (older_than or ttl())
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    """Delete keys older than ``older_than`` (default: the TTL). Returns how many.
+
+    Rows a running request holds (one replacing its expired key) are skipped,
+    in batches so that no request waits on the prune.
+    """
+    cutoff = timezone.now() - (ttl() if older_than is None else older_than)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = (
+                IdempotencyKey.objects.filter(created_at__lt=cutoff)
+                .select_for_update(skip_locked=True)
+                .values("pk")[:PRUNE_BATCH]
+            )
+            count, _ = IdempotencyKey.objects.filter(pk__in=batch).delete()
+        deleted += count
+        if count < PRUNE_BATCH:
+            return deleted

@@ -55,7 +55,7 @@ ERROR_DESCRIPTIONS = {
     "413": "The request body is larger than the server accepts.",
     "415": "The request body is not JSON.",
     "422": "A valid request that the business rules refuse.",
-    "503": "The database is unavailable; retry later.",
+    "503": "The database is unavailable or too busy; nothing was written, retry later.",
 }
 
 _WRITE_METHODS = {"post", "put", "patch"}

@@ -121,15 +121,36 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     ),
     "payments_create": (
         "Make a payment",
-        "Applies `total_amount` to the unpaid instalments of the customer's active loans (or "
-        "of the loan `loan_external_id` only), oldest due date first (ties: the loan taken "
-        "first), each instalment in full before the next; `details` says how much went to "
-        "each loan. A payment larger than what those loans still owe, or for a customer with "
-        "nothing to pay, is recorded as rejected (`status` 2, with a `rejection_reason`) and "
-        "answered 201 all the same. An unknown customer or loan, a loan of another customer "
-        "or one that is not active: 400, and nothing is recorded.",
+        "`paid_at` is when the money was received (ISO 8601 date-time; default now; in the "
+        "future: 400 `paid_at_in_future`); the service also keeps `recorded_at`, when it "
+        "accepted the payment. The customer's payments are applied in order of `paid_at`, "
+        "each to the unpaid instalments of the loans activated by then (or of the loan "
+        "`loan_external_id` only), oldest due date first (ties: the loan taken first), each "
+        "instalment in full before the next; a payment dated before others re-applies them. "
+        "`details` says how much went to each loan. A payment that cannot be applied in "
+        "full (more than those loans still owe, or nothing to pay) is recorded as rejected "
+        "(`status` 2, with a `rejection_reason`) and answered 201 all the same. An unknown "
+        "customer or loan, a loan of another customer or one not active at `paid_at`: 400, "
+        "and nothing is recorded.",
+    ),
+    "payments_reverse": (
+        "Reverse a payment",
+        "Undoes a completed payment (a bounced transfer, a posting error): it becomes "
+        "reversed (`status` 3) with `reversed_at` and the `reason` you give (1 to 200 "
+        "characters), pays nothing, and the customer's other payments are re-applied by "
+        "`paid_at`; a paid loan that owes again becomes active. A rejected or already "
+        "reversed payment: 422 `invalid_state`; a reversal that would leave another "
+        "completed payment unable to be applied in full: 422 `replay_conflict`, and "
+        "nothing changes.",
     ),
     "payments_retrieve": ("Get a payment", "The payment with this `external_id` and its details."),
+    "loans_transactions": (
+        "Get a loan's statement",
+        "The loan's ledger as one plain list: its activation first (`taken_at`, `amount` = "
+        "`total_amount`), then every amount a payment gave it, in order of `paid_at`, each "
+        "line with the `outstanding` left after it. Reversed payments are not in it; with a "
+        "`known_at` before a reversal, the statement reads as it did then.",
+    ),
 }
 
 # Query parameter name -> description.
@@ -141,6 +162,11 @@ QUERY_PARAMETERS: dict[str, str] = {
     "delinquent": (
         "`true`: only those delinquent as of `as_of` (a loan with 2 or more missed "
         "instalments, a customer with such a loan); `false`: only the others."
+    ),
+    "known_at": (
+        "Recording time: the answer as the service would have given it at this instant "
+        "(ISO 8601 date-time; default now; in the future: 400). Only payments, reversals, "
+        "activations and rejections recorded by then count."
     ),
     "external_id": "Only the one with exactly this `external_id`.",
     "customer_external_id": "Only those of the customer with this `external_id`.",
@@ -168,6 +194,10 @@ VALUE_MEANINGS: dict[str, dict[object, str]] = {
         2: "recorded but applied to nothing; `rejection_reason` says why",
         3: "undone after it was completed; pays nothing",
     },
+    "TransactionType": {
+        "activation": "the loan was activated; `amount` is its `total_amount`",
+        "payment": "a payment gave the loan `amount`",
+    },
     "InstallmentStatus": {
         "paid": "paid in full",
         "partial": "partly paid and not yet missed",
@@ -191,6 +221,8 @@ COMPONENTS: dict[str, str] = {
     "PaymentOutput": "A payment and how it was applied.",
     "PaymentDetailOutput": "How much of the payment went to one loan.",
     "CustomerBulkCreated": "How many customers were created.",
+    "PaymentReverseInputRequest": "Why the payment is reversed.",
+    "TransactionOutput": "One line of a loan's statement, with what the loan owed after it.",
 }
 
 API_KEY_SCHEME = (

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
+from mo_loans.api.errors import InvalidInputError
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -92,7 +94,25 @@ class InputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def refuse_future(field: str, value):
+    """A 400 ``<field>_in_future`` for an instant after now (a rule against the clock)."""
+    if value is not None and value > timezone.now():
+        message = f"{field} must not be in the future."
+        raise InvalidInputError(message, code=f"{field}_in_future", fields={field: [message]})
+    return value
+
+
 class AsOfQuerySerializer(InputSerializer):
-    """``?as_of=YYYY-MM-DD``: the date a billing state is computed for (default today)."""
+    """``?as_of=YYYY-MM-DD&known_at=…``: the two clocks a billing state is read on.
+
+    ``as_of`` (value time, default today): what was owed at the end of that
+    local date. ``known_at`` (recording time, default now; never in the
+    future): the answer the service would have given at that instant.
+    """
 
     as_of = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    known_at = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        refuse_future("known_at", attrs.get("known_at"))
+        return attrs

@@ -8,7 +8,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
-from mo_loans.api.errors import DATABASE_UNAVAILABLE, NotFoundError, error_body
+from mo_loans.api.errors import (
+    DATABASE_UNAVAILABLE,
+    NotFoundError,
+    database_unavailable_response,
+    error_body,
+)
 from mo_loans.api.renderers import JsonResponse
 
 
@@ -70,12 +75,9 @@ def json_500(request: HttpRequest) -> JsonResponse:
     A database that cannot be reached (raised outside DRF, e.g. by the
     idempotency middleware) is a 503 the client may retry, as in DRF views.
     """
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        return JsonResponse(
-            error_body("database_unavailable", "The database is unavailable; try again shortly."),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return database_unavailable_response(exc)
     return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
 
 

@@ -16,7 +16,14 @@ from decimal import Decimal
 
 from mo_loans.observability import metrics
 
-__all__ = ["loan_activated", "loan_created", "loan_rejected", "payment_recorded"]
+__all__ = [
+    "ledger_replayed",
+    "loan_activated",
+    "loan_created",
+    "loan_rejected",
+    "payment_recorded",
+    "payment_reversed",
+]
 
 event_logger = logging.getLogger("mo_loans.events")
 
@@ -95,3 +102,34 @@ def payment_recorded(
     if rejection_reason:
         fields["rejection_reason"] = rejection_reason
     _log("payment_recorded", f"payment {external_id} {status}", **fields)
+
+
+def payment_reversed(
+    *, external_id: str, customer_external_id: str, amount: Decimal, reason: str
+) -> None:
+    metrics.PAYMENTS_REVERSED.inc()
+    _log(
+        "payment_reversed",
+        f"payment {external_id} reversed",
+        payment_external_id=external_id,
+        customer_external_id=customer_external_id,
+        amount=_money(amount),
+        reversal_reason=reason,
+    )
+
+
+def ledger_replayed(
+    *, customer_external_id: str, cause: str, payments_changed: int, rows_superseded: int
+) -> None:
+    """A customer's payments were re-applied because a write changed their past."""
+    if cause in metrics.REPLAY_CAUSES:
+        metrics.LEDGER_REPLAYS.labels(cause=cause).inc()
+    metrics.LEDGER_ROWS_SUPERSEDED.inc(rows_superseded)
+    _log(
+        "ledger_replayed",
+        f"ledger of customer {customer_external_id} replayed ({cause})",
+        customer_external_id=customer_external_id,
+        cause=cause,
+        payments_changed=payments_changed,
+        rows_superseded=rows_superseded,
+    )

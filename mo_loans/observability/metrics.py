@@ -47,6 +47,24 @@ for _status in PAYMENT_STATUSES:
 
 # Latency by route *and* status (django-prometheus's own histogram has no status label).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+PAYMENTS_REVERSED = Counter(
+    "payments_reversed", "Completed payments reversed.", namespace=NAMESPACE
+)
+LEDGER_REPLAYS = Counter(
+    "ledger_replays",
+    "Customer ledgers replayed, by what changed the past.",
+    ["cause"],
+    namespace=NAMESPACE,
+)
+LEDGER_ROWS_SUPERSEDED = Counter(
+    "ledger_rows_superseded",
+    "Allocation rows a replay marked superseded (and wrote anew).",
+    namespace=NAMESPACE,
+)
+REPLAY_CAUSES = ("backdated_payment", "reversal", "backdated_activation")
+for _cause in REPLAY_CAUSES:
+    LEDGER_REPLAYS.labels(cause=_cause)
+
 REQUEST_LATENCY = Histogram(
     "http_request_duration_seconds",
     "Time to answer a request, by view name, method and status.",

@@ -57,7 +57,6 @@ def test_statuses_are_the_documented_codes(schema):
 
     assert named("CustomerStatus") == {1: "ACTIVE", 2: "INACTIVE"}
     assert named("LoanStatus") == {1: "PENDING", 2: "ACTIVE", 3: "REJECTED", 4: "PAID"}
-    # REVERSED is documented (and accepted by the status filter) ahead of the model.
     assert named("PaymentStatus") == {1: "COMPLETED", 2: "REJECTED", 3: "REVERSED"}
     assert named("InstallmentStatus") == {
         "paid": "PAID",

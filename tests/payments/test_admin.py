@@ -1,15 +1,69 @@
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment
 from payments.services import payment_make
 from tests.factories import CustomerFactory, make_loan
+from tests.payments.conftest import taken
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def payment():
+    customer = CustomerFactory(external_id="adm-c", score=Decimal("100000"))
+    make_loan(customer=customer, external_id="adm-l", amount="1000", taken_at=taken(10))
+    return payment_make(
+        external_id="adm-p", customer_external_id="adm-c", total_amount=Decimal("250")
+    )
+
+
+def login(user):
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
+def test_reverse_action_asks_for_a_reason_then_reverses_through_the_service(payment):
+    browser = login(User.objects.create_superuser("root", "r@example.com", "pw"))
+    chosen = {"action": "reverse_payments", "_selected_action": [payment.pk]}
+    form = browser.post("/admin/payments/payment/", chosen)
+    assert form.status_code == 200
+    assert 'name="reason"' in form.content.decode()
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.COMPLETED
+    browser.post("/admin/payments/payment/", {**chosen, "apply": "1", "reason": "bounced"})
+    reversed_payment = Payment.objects.get(pk=payment.pk)
+    assert (reversed_payment.status, reversed_payment.reversal_reason) == (
+        Payment.Status.REVERSED,
+        "bounced",
+    )
+    # A second reversal is refused by the service and reported, not applied.
+    page = browser.post(
+        "/admin/payments/payment/", {**chosen, "apply": "1", "reason": "again"}, follow=True
+    )
+    assert "cannot be reversed" in page.content.decode()
+
+
+def test_staff_without_the_permission_sees_no_reverse_action(payment):
+    clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    page = login(clerk).get("/admin/payments/payment/").content.decode()
+    assert "adm-p" in page
+    assert "reverse_payments" not in page
+    login(clerk).post(
+        "/admin/payments/payment/",
+        {
+            "action": "reverse_payments",
+            "_selected_action": [payment.pk],
+            "apply": "1",
+            "reason": "x",
+        },
+    )
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.COMPLETED
 
 
 @pytest.fixture

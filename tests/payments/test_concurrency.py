@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 
 from loans.models import Loan
 from payments.models import Payment, PaymentDetail
+from payments.services import payment_make
+from payments.verification import ledger_verify
 from tests.factories import CustomerFactory, make_loan
 from tests.payments.conftest import taken
 
@@ -52,12 +54,12 @@ def fire(api_key, requests, threads=12):
 
 def assert_ledger_is_exact():
     for loan in Loan.objects.all():
-        paid = PaymentDetail.objects.filter(loan=loan).aggregate(s=Sum("amount"))["s"] or 0
+        paid = PaymentDetail.current.filter(loan=loan).aggregate(s=Sum("amount"))["s"] or 0
         assert loan.paid_amount == paid, loan.external_id
         assert loan.outstanding == loan.total_amount - paid >= 0
         assert (loan.status == Loan.Status.PAID) == (loan.outstanding == 0)
     for payment in Payment.objects.filter(status=Payment.Status.COMPLETED):
-        total = PaymentDetail.objects.filter(payment=payment).aggregate(s=Sum("amount"))["s"]
+        total = PaymentDetail.current.filter(payment=payment).aggregate(s=Sum("amount"))["s"]
         assert total == payment.total_amount
 
 
@@ -182,3 +184,51 @@ def test_loans_created_concurrently_never_exceed_the_credit_line(api_key):
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 10, 422: 20}, statuses
     assert Loan.objects.aggregate(s=Sum("outstanding"))["s"] == Decimal("1000")
+
+
+def test_reversals_racing_payments_and_backdated_payments_keep_the_replay_exact(api_key):
+    customer = CustomerFactory(external_id="busy", score=Decimal("1000000"))
+    for i in range(3):
+        make_loan(
+            customer=customer,
+            external_id=f"B{i}",
+            amount="2000",
+            interest_rate="0",
+            term_weeks=20,
+            taken_at=taken(60 - 10 * i),
+        )
+    rng = random.Random(11)
+    earlier = []
+    for i in range(30):
+        payment = payment_make(
+            external_id=f"e{i}",
+            customer_external_id="busy",
+            total_amount=Decimal(rng.randint(1000, 9000)) / 100,
+            paid_at=taken(rng.randint(0, 40)),
+        )
+        earlier.append(payment.external_id)
+    requests = []
+    for i in range(40):
+        payload = {
+            "external_id": f"n{i}",
+            "customer_external_id": "busy",
+            "total_amount": str(Decimal(rng.randint(1000, 9000)) / 100),
+        }
+        if i % 2:
+            payload["paid_at"] = taken(rng.randint(0, 50)).isoformat()
+        requests.append(("/api/payments", payload, {}))
+    for external_id in rng.sample(earlier, 12) + rng.sample(earlier, 4):
+        requests.append((f"/api/payments/{external_id}/reverse", {"reason": "bounced"}, {}))
+    rng.shuffle(requests)
+
+    results = fire(api_key, requests, threads=8)
+
+    statuses = Counter(status for status, _ in results)
+    assert set(statuses) <= {200, 201, 422}, statuses
+    assert statuses[201] == 40
+    unique_reversals = len({path for path, _, _ in requests if path.endswith("/reverse")})
+    assert statuses[200] == unique_reversals
+    assert all(body["code"] == "invalid_state" for status, body in results if status == 422)
+    assert Payment.objects.filter(status=Payment.Status.REVERSED).count() == unique_reversals
+    assert list(ledger_verify()) == []
+    assert_ledger_is_exact()

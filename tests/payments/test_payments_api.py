@@ -88,7 +88,14 @@ def test_paying_everything_marks_the_loan_paid(client, pay, two_loans):
     )
     # Paid loans no longer count as debt.
     assert client.get("/api/customers/C1/balance").json()["total_debt"] == "1000.00"
-    assert pay("1", loan="B").status_code == 400
+    # A paid loan may still take a payment dated before it was paid off; one made
+    # now finds nothing to pay and is recorded as rejected.
+    late = pay("1", loan="B")
+    assert late.status_code == 201
+    assert (late.json()["status"], late.json()["rejection_reason"]) == (
+        Payment.Status.REJECTED,
+        "There is nothing to pay.",
+    )
 
 
 def test_overpayment_is_recorded_rejected_and_changes_nothing(pay, two_loans):

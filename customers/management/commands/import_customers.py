@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from customers.importing import FORMATS, MAX_ERRORS, ImportFailed, customer_import, import_format
+from mo_loans.db import without_statement_timeout
 
 
 class _Bar:
@@ -61,13 +62,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         bar = _Bar(sys.stderr)
         try:
-            result = customer_import(
-                path=file,
-                fmt=options["format"],
-                skip_existing=options["skip_existing"],
-                max_errors=max(1, options["max_errors"]),
-                progress=bar,
-            )
+            with without_statement_timeout():
+                result = customer_import(
+                    path=file,
+                    fmt=options["format"],
+                    skip_existing=options["skip_existing"],
+                    max_errors=max(1, options["max_errors"]),
+                    progress=bar,
+                )
         except ImportFailed as failed:
             bar.close()
             for line in failed.lines():

@@ -1,0 +1,192 @@
+"""Writing the replay rule's answer into the ledger.
+
+``billing.replay`` says what every payment's allocation is; this module reads
+a customer's loans and payments into it and stores what changed: the detail
+rows of each payment whose allocation moved are marked superseded and written
+anew (never updated, never deleted), and each loan's cached ``paid_amount``,
+``outstanding`` and status follow. Callers hold the customer lock and their
+loans' row locks (see :mod:`customers.locking`) inside one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from billing.money import ZERO
+from billing.replay import LedgerLoan, LedgerPayment, Replay, replay, split
+from customers.models import Customer
+from loans.models import Loan
+from mo_loans.api.errors import BusinessRuleError
+from payments.models import Payment, PaymentDetail
+
+# Loans that payments may have paid: taken, and owing now or paid off since.
+TAKEN_STATUSES = (Loan.Status.ACTIVE, Loan.Status.PAID)
+
+Allocation = dict[Hashable, dict[Hashable, Decimal]]
+
+
+def ledger_loan(loan: Loan) -> LedgerLoan:
+    return LedgerLoan(key=loan.id, terms=loan.terms, start=loan.start_date, taken_at=loan.taken_at)
+
+
+def ledger_loans(loans: Iterable[Loan]) -> list[LedgerLoan]:
+    return [ledger_loan(loan) for loan in loans if loan.status in TAKEN_STATUSES]
+
+
+def ledger_payment(payment: Payment) -> LedgerPayment:
+    return LedgerPayment(
+        key=payment.id,
+        paid_at=payment.paid_at,
+        recorded_at=payment.recorded_at,
+        seq=payment.id,
+        amount=payment.total_amount,
+        target=payment.loan_id,
+    )
+
+
+def ledger_position(payment: Payment) -> tuple[datetime, datetime, int]:
+    """Where ``payment`` falls in value order."""
+    return ledger_payment(payment).value_order
+
+
+def locked_loans(customer: Customer) -> list[Loan]:
+    """Every loan of the customer, row-locked in id order."""
+    return list(Loan.objects.select_for_update().filter(customer=customer).order_by("id"))
+
+
+@dataclass(frozen=True)
+class Book:
+    """A customer's completed payments, as the replay orders and the ledger stores them."""
+
+    payments: list[LedgerPayment]
+    paid_at: dict[int, datetime]
+    external_ids: dict[int, str]
+
+
+def load_book(customer: Customer, *, since: datetime | None = None) -> Book:
+    """The customer's completed payments (those with ``paid_at`` ≥ ``since``), as plain rows."""
+    rows = Payment.objects.filter(customer=customer, status=Payment.Status.COMPLETED)
+    if since is not None:
+        rows = rows.filter(paid_at__gte=since)
+    rows = rows.values_list(
+        "id", "paid_at", "recorded_at", "total_amount", "loan_id", "external_id"
+    )
+    payments, paid_at, external_ids = [], {}, {}
+    for pk, paid, recorded, amount, loan_id, external_id in rows:
+        payments.append(LedgerPayment(pk, paid, recorded, pk, amount, loan_id))
+        paid_at[pk] = paid
+        external_ids[pk] = external_id
+    return Book(payments, paid_at, external_ids)
+
+
+def current_allocation(payment_ids: Iterable[int]) -> Allocation:
+    """The detail rows in force for these payments: ``{payment: {loan: amount}}``."""
+    allocation: Allocation = {}
+    rows = PaymentDetail.current.filter(payment_id__in=list(payment_ids))
+    for payment_id, loan_id, amount in rows.values_list("payment_id", "loan_id", "amount"):
+        allocation.setdefault(payment_id, {})[loan_id] = amount
+    return allocation
+
+
+def replay_from(
+    *,
+    loans: list[Loan],
+    book: Book,
+    at: tuple[datetime, datetime, int],
+    add: LedgerPayment | None = None,
+    drop: int | None = None,
+) -> tuple[Replay, Allocation]:
+    """Replay the customer's payments from value-order position ``at`` on.
+
+    Payments before ``at`` keep their allocation (the replay's prefix cannot
+    change), so only those at or after it are read and re-applied, starting
+    from what the loans had been paid before it: their stored totals less the
+    rows in force of the later payments. ``add`` joins the replay (a new
+    payment), ``drop`` leaves it (a reversal). Returns the replay of that
+    suffix and the allocation it replaces.
+    """
+    _, after = split(book.payments, at)
+    current = current_allocation(payment.key for payment in after)
+    paid = {loan.id: loan.paid_amount for loan in loans}
+    for shares in current.values():
+        for loan_id, amount in shares.items():
+            paid[loan_id] -= amount
+    suffix = [payment for payment in after if payment.key != drop]
+    if add is not None:
+        suffix.append(add)
+    return replay(ledger_loans(loans), suffix, paid=paid), current
+
+
+def replay_conflict(result: Replay, book: Book) -> BusinessRuleError:
+    blocked = book.external_ids[result.unapplied[0].key]
+    return BusinessRuleError(
+        f"This change would leave payment '{blocked}' unable to be applied in full; "
+        "nothing was changed.",
+        code="replay_conflict",
+        extra={"payment_external_id": blocked},
+    )
+
+
+@dataclass(frozen=True)
+class Written:
+    """What storing an allocation changed."""
+
+    payments_changed: int
+    rows_superseded: int
+    rows: list[PaymentDetail]
+
+
+def store_allocation(
+    *,
+    loans: list[Loan],
+    paid_at: Mapping[int, datetime],
+    allocation: Allocation,
+    current: Allocation,
+    paid: Mapping[Hashable, Decimal],
+    now: datetime,
+) -> Written:
+    """Make the ledger say ``allocation`` where it says ``current``, and loans say ``paid``.
+
+    Only payments whose shares differ are touched: their rows in force are
+    marked superseded at ``now`` in one UPDATE and their new rows inserted in
+    one INSERT; changed loans are updated in one statement.
+    """
+    changed = [
+        payment_id
+        for payment_id in sorted(set(allocation) | set(current))
+        if allocation.get(payment_id, {}) != current.get(payment_id, {})
+    ]
+    superseded = 0
+    stale = [payment_id for payment_id in changed if payment_id in current]
+    if stale:
+        superseded = PaymentDetail.current.filter(payment_id__in=stale).update(superseded_at=now)
+    by_id = {loan.id: loan for loan in loans}
+    rows = PaymentDetail.objects.bulk_create(
+        PaymentDetail(
+            payment_id=payment_id,
+            loan=by_id[loan_id],
+            amount=amount,
+            paid_at=paid_at[payment_id],
+            recorded_at=now,
+        )
+        for payment_id in changed
+        for loan_id, amount in allocation.get(payment_id, {}).items()
+    )
+    moved = []
+    for loan in loans:
+        if loan.status not in TAKEN_STATUSES:
+            continue
+        new_paid = paid.get(loan.id, ZERO)
+        if new_paid == loan.paid_amount:
+            continue
+        loan.paid_amount = new_paid
+        loan.outstanding = loan.total_amount - new_paid
+        loan.status = Loan.Status.PAID if loan.outstanding == ZERO else Loan.Status.ACTIVE
+        loan.updated_at = now
+        moved.append(loan)
+    if moved:
+        Loan.objects.bulk_update(moved, ["paid_amount", "outstanding", "status", "updated_at"])
+    return Written(len(changed), superseded, rows)
