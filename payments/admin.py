@@ -3,7 +3,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
 from mo_loans.api.errors import ApplicationError
@@ -105,6 +109,7 @@ class PaymentAdmin(NoSaveButtons, admin.ModelAdmin):
     inlines = [PaymentDetailInline]
     actions = [reverse_payments]
     show_full_result_count = False
+    change_form_template = "admin/payments/payment/change_form.html"
     fields = [
         "external_id",
         "customer_shown",
@@ -133,6 +138,44 @@ class PaymentAdmin(NoSaveButtons, admin.ModelAdmin):
 
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("payments.reverse_payment")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.reverse_view)
+        return [
+            path("<path:object_id>/reverse/", view, name="payments_payment_reverse"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = self.get_object(request, object_id)
+        can_reverse = (
+            payment is not None
+            and payment.status == Payment.Status.COMPLETED
+            and self.has_reverse_permission(request)
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "can_reverse": can_reverse,
+            "reason_max_length": services.REASON_MAX_LENGTH,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        """The Reverse button of a completed payment's page: ``payment_reverse`` with a reason."""
+        payment = get_object_or_404(Payment, pk=object_id)
+        if request.method != "POST" or not self.has_reverse_permission(request):
+            raise PermissionDenied
+        try:
+            services.payment_reverse(
+                external_id=payment.external_id, reason=request.POST.get("reason", "")
+            )
+        except ApplicationError as exc:
+            self.message_user(
+                request, f"Payment {payment.external_id}: {exc.message}", messages.ERROR
+            )
+        else:
+            self.message_user(request, f"Reversed {payment.external_id}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -113,3 +113,45 @@ def test_rejected_payment_page_shows_its_reason(staff_client, payments):
     page = staff_client.get(f"/admin/payments/payment/{refused.pk}/change/").content.decode()
     assert "Rejection reason" in page
     assert refused.rejection_reason in page
+
+
+def test_reverse_button_on_a_completed_payments_page(staff_client, payments):
+    _, done, refused = payments
+    page = staff_client.get(f"/admin/payments/payment/{done.pk}/change/").content.decode()
+    assert 'id="payment-reverse-button"' in page
+    response = staff_client.post(
+        f"/admin/payments/payment/{done.pk}/reverse/", {"reason": "transfer bounced"}, follow=True
+    )
+    assert "Reversed ok." in response.content.decode()
+    reversed_payment = Payment.objects.get(pk=done.pk)
+    assert (reversed_payment.status, reversed_payment.reversal_reason) == (
+        Payment.Status.REVERSED,
+        "transfer bounced",
+    )
+    # A reversed or rejected payment offers no button, and the service refuses a second try.
+    for payment in (done, refused):
+        page = staff_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+        assert "payment-reverse-button" not in page
+    response = staff_client.post(
+        f"/admin/payments/payment/{done.pk}/reverse/", {"reason": "again"}, follow=True
+    )
+    assert "Payment ok: " in response.content.decode()
+    assert Payment.objects.get(pk=done.pk).reversal_reason == "transfer bounced"
+
+
+def test_reverse_button_needs_a_reason(staff_client, payments):
+    _, done, _ = payments
+    staff_client.post(f"/admin/payments/payment/{done.pk}/reverse/", {"reason": ""})
+    assert Payment.objects.get(pk=done.pk).status == Payment.Status.COMPLETED
+
+
+def test_staff_without_the_reverse_permission_sees_no_button(payments):
+    _, done, _ = payments
+    clerk = User.objects.create_user("viewer", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    browser = login(clerk)
+    page = browser.get(f"/admin/payments/payment/{done.pk}/change/").content.decode()
+    assert "ok" in page and "payment-reverse-button" not in page
+    response = browser.post(f"/admin/payments/payment/{done.pk}/reverse/", {"reason": "x"})
+    assert response.status_code == 403
+    assert Payment.objects.get(pk=done.pk).status == Payment.Status.COMPLETED
