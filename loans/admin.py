@@ -20,7 +20,7 @@ from django.utils import timezone
 from billing.money import ZERO
 from billing.schedule import due_date
 from billing.state import InstallmentState, installment_states
-from loans import services
+from loans import selectors, services
 from loans.models import Installment, Loan
 from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
 from mo_loans.api.errors import ApplicationError
@@ -165,6 +165,10 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Billing state as of today",
+            {"fields": [("missed_shown", "overdue_shown", "days_past_due_shown"), "delinquent"]},
+        ),
         ("Dates", {"fields": [("taken_at", "maximum_payment_date"), ("created_at", "updated_at")]}),
     ]
 
@@ -178,6 +182,30 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
     def customer_shown(self, loan: Loan) -> str:
         return admin_link(loan.customer)
 
+    def _billing_state(self, loan: Loan):
+        """The loan's billing state today (``loans.selectors``), computed once per page."""
+        if getattr(loan, "_admin_state", None) is None:
+            loan._admin_state = selectors.loan_billing_state(loan=loan)
+        return loan._admin_state
+
+    @admin.display(description="Missed instalments")
+    def missed_shown(self, loan: Loan) -> int:
+        return self._billing_state(loan).missed_installments
+
+    @admin.display(description="Overdue")
+    def overdue_shown(self, loan: Loan) -> str:
+        return money(self._billing_state(loan).overdue_amount)
+
+    @admin.display(description="Days past due")
+    def days_past_due_shown(self, loan: Loan) -> int:
+        return self._billing_state(loan).days_past_due
+
+    @admin.display(description="Delinquent")
+    def delinquent(self, loan: Loan) -> str:
+        if self._billing_state(loan).is_delinquent:
+            return "Yes: 2 or more missed instalments"
+        return "No"
+
     @admin.display(description="Taken", ordering="taken_at")
     def taken_on(self, loan: Loan):
         return timezone.localdate(loan.taken_at) if loan.taken_at else None
@@ -188,7 +216,8 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         shown = [f"{name}_shown" for name in MONEY_FIELDS]
-        return [field.name for field in Loan._meta.fields] + shown + ["customer_shown"]
+        state = ["missed_shown", "overdue_shown", "days_past_due_shown", "delinquent"]
+        return [field.name for field in Loan._meta.fields] + shown + ["customer_shown", *state]
 
     # The page shows; it never edits. Lifecycle changes go through the buttons below.
     def has_add_permission(self, request) -> bool:

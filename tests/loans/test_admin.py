@@ -222,3 +222,26 @@ def test_activate_with_an_unreadable_taken_at_changes_nothing(staff_client):
     )
     assert "Taken at: Enter a valid date/time." in response.content.decode()
     assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PENDING
+
+
+def test_loan_page_shows_its_billing_state_today(staff_client):
+    customer = CustomerFactory(score=Decimal("1000000"))
+    loan = make_loan(
+        customer=customer,
+        external_id="late-1",
+        amount="3000",
+        interest_rate="0",
+        term_weeks=3,
+        taken_at=timezone.now() - timedelta(days=16),
+    )
+    page = _page(staff_client, loan)
+    assert "Billing state as of today" in page
+    assert "Yes: 2 or more missed instalments" in page  # due on days 7 and 14, nothing paid
+    assert "2,000.00" in page  # overdue
+    payment_make(
+        external_id="p-late",
+        customer_external_id=customer.external_id,
+        total_amount=Decimal("2000"),
+    )
+    page = _page(staff_client, loan)
+    assert "Yes: 2 or more" not in page
