@@ -155,3 +155,11 @@ def test_staff_without_the_reverse_permission_sees_no_button(payments):
     response = browser.post(f"/admin/payments/payment/{done.pk}/reverse/", {"reason": "x"})
     assert response.status_code == 403
     assert Payment.objects.get(pk=done.pk).status == Payment.Status.COMPLETED
+
+
+def test_the_reverse_form_shows_money_with_separators(staff_client, payments):
+    _, done, _ = payments
+    form = staff_client.post(
+        "/admin/payments/payment/", {"action": "reverse_payments", "_selected_action": [done.pk]}
+    )
+    assert "1,234,567.89" in form.content.decode()
