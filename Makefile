@@ -37,15 +37,17 @@ format: $(VENV)/.dev
 # Debian's chromium and chromium-driver for the browser tests (tests/browser/).
 # Installed when missing and we are root; otherwise say why: those tests then skip.
 BROWSER_LOG := /tmp/mo-loans-browser-deps.log
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
 browser-deps:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
 		echo "browser-deps: chromium or chromedriver missing and not root; browser tests will skip"; \
 		exit 0; fi; \
 	echo "browser-deps: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
 	if { apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium chromium-driver; } >$(BROWSER_LOG) 2>&1; then \
-		echo "browser-deps: installed $$(/usr/bin/chromium --version 2>/dev/null)"; \
+		echo "browser-deps: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
 	else \
 		echo "browser-deps: apt-get failed (see $(BROWSER_LOG)); browser tests will skip"; \
 		tail -n 3 $(BROWSER_LOG); fi
