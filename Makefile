@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench bench-http db-stop clean clean-db
+.PHONY: run test lint format migrate bench bench-http db-stop clean clean-db browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,28 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Debian's chromium and chromium-driver for the browser tests (tests/browser/).
+# Installed when missing and we are root; otherwise say why: those tests then skip.
+BROWSER_LOG := /tmp/mo-loans-browser-deps.log
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+browser-deps:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "browser-deps: chromium or chromedriver missing and not root; browser tests will skip"; \
+		exit 0; fi; \
+	echo "browser-deps: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	if { apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium chromium-driver; } >$(BROWSER_LOG) 2>&1; then \
+		echo "browser-deps: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+	else \
+		echo "browser-deps: apt-get failed (see $(BROWSER_LOG)); browser tests will skip"; \
+		tail -n 3 $(BROWSER_LOG); fi
+
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 # A throwaway SECRET_KEY when none is set (settings refuse to start without one
 # once DATABASE_HOST is set; the embedded database uses the checkout's .secret_key).
-test: lint
+test: lint browser-deps
 	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
@@ -49,8 +67,10 @@ bench: $(VENV)/.dev
 bench-http: $(VENV)/.dev
 	$(BIN)/python bench/bench_http.py
 
+# The embedded PostgreSQL keeps running after make run / make test; this stops it.
 db-stop:
-	-$(BIN)/python -c "from mo_loans.embedded_db import embedded_stop; embedded_stop()"
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m mo_loans.embedded_db stop; \
+	else echo "No $(VENV) here, so no embedded PostgreSQL was started from it."; fi
 
 # Removes the virtual environment only. The embedded database (.pgdata/, your
 # customers, loans and payments) stays: deleting it is `make clean-db`.

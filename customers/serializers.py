@@ -7,6 +7,8 @@ from mo_loans.api.serializers import (
     ExternalIdField,
     InputSerializer,
     MoneyField,
+    StrictCharField,
+    StrictEmailField,
 )
 
 
@@ -22,10 +24,10 @@ class CustomerInputSerializer(InputSerializer):
     external_id = ExternalIdField(validators=[validate_external_id])
     score = MoneyField(positive=False)
     preapproved_at = BoundedDateTimeField(required=False, allow_null=True)
-    name = serializers.CharField(
+    name = StrictCharField(
         required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH, default=""
     )
-    email = serializers.EmailField(
+    email = StrictEmailField(
         required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH, default=""
     )
 
@@ -33,10 +35,8 @@ class CustomerInputSerializer(InputSerializer):
 class CustomerUpdateSerializer(InputSerializer):
     score = MoneyField(positive=False, required=False)
     status = serializers.ChoiceField(choices=Customer.Status.choices, required=False)
-    name = serializers.CharField(required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH)
-    email = serializers.EmailField(
-        required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH
-    )
+    name = StrictCharField(required=False, allow_blank=True, max_length=rules.NAME_MAX_LENGTH)
+    email = StrictEmailField(required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH)
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):

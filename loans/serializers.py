@@ -9,6 +9,7 @@ from mo_loans.api.serializers import (
     ExternalIdField,
     InputSerializer,
     MoneyField,
+    StrictCharField,
     StrictDecimalField,
     StrictIntegerField,
 )
@@ -24,9 +25,7 @@ class LoanInputSerializer(InputSerializer):
     term_weeks = StrictIntegerField(
         min_value=MIN_TERM_WEEKS, max_value=MAX_TERM_WEEKS, required=False
     )
-    contract_version = serializers.CharField(
-        max_length=60, required=False, allow_blank=True, default=""
-    )
+    contract_version = StrictCharField(max_length=60, required=False, allow_blank=True, default="")
 
     def validate_interest_rate(self, value):
         if not value.is_finite():

@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from decouple import config
 from psycopg import sql
 
 SUPERUSER = "postgres"
 # The role the app connects as; the superuser owns the database and migrates it.
 APP_ROLE = "mo_loans_app"
+# The checkout's data folder; EMBEDDED_DB_DIR (relative to the checkout) moves it.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / config(
+    "EMBEDDED_DB_DIR", default=".pgdata"
+)
 
 
 @dataclass(frozen=True)
@@ -62,14 +67,30 @@ def ensure_database(server: EmbeddedServer, name: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def embedded_stop(data_dir: Path | None = None) -> None:
-    """Stop the embedded server of this checkout, if it runs (``make db-stop``)."""
-    from pgserver._commands import pg_ctl
-    from pgserver.utils import PostmasterInfo
+def _quietly_import_pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp: fine here.
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl
+        from pgserver.utils import PostmasterInfo
+    return pg_ctl, PostmasterInfo
 
-    data_dir = data_dir or Path(__file__).resolve().parent.parent / ".pgdata"
-    info = PostmasterInfo.read_from_pgdata(data_dir)
+
+def embedded_stop(data_dir: Path | None = None) -> str:
+    """Stop this checkout's embedded server if it runs; say what was done (``make db-stop``)."""
+    data_dir = data_dir or DEFAULT_DATA_DIR
+    pg_ctl, postmaster_info = _quietly_import_pgserver()
+    info = postmaster_info.read_from_pgdata(data_dir) if data_dir.is_dir() else None
     if info is None or not info.is_running():
-        return
+        return f"The embedded PostgreSQL in {data_dir} is not running; nothing to stop."
     user = "pgserver" if os.geteuid() == 0 else None
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data_dir, user=user)
+    return f"Stopped the embedded PostgreSQL in {data_dir} (pid {info.pid})."
+
+
+if __name__ == "__main__":  # python -m mo_loans.embedded_db stop
+    import sys
+
+    if sys.argv[1:] != ["stop"]:
+        sys.exit("usage: python -m mo_loans.embedded_db stop")
+    print(embedded_stop())

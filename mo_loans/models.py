@@ -2,7 +2,7 @@ from django.db import models
 
 
 class IdempotencyKey(models.Model):
-    """The first answer to a POST sent with an ``Idempotency-Key`` header (SPEC §3).
+    """The first answer to a POST sent with an ``Idempotency-Key`` header (docs/api.md).
 
     Keys are scoped by the caller's API key, so two clients never collide.
     """

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.buckets import DEFAULT_BUCKETS, BucketConfigError, parse_buckets
 from mo_loans import ids
+from mo_loans.api.schema_docs import API_DESCRIPTION
 from mo_loans.dbconfig import database_settings
 from mo_loans.logging_json import logging_config
 from mo_loans.settings_checks import checkout_secret_key, secret_key_check
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc files, served from here: no CDN
     "django_prometheus",
     "axes",
     "mo_loans",
@@ -159,7 +161,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["mo_loans.api.throttling.HasAPIKeyOrThrottled"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_PARSER_CLASSES": ["mo_loans.api.parsers.DecimalJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["mo_loans.api.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "mo_loans.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["mo_loans.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -169,13 +171,22 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MO Loans API",
-    "DESCRIPTION": "Customers, loans with weekly billing, payments, balances and delinquency.",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # /api/docs/ and /api/redoc/ load their JavaScript and CSS from this server
+    # (drf-spectacular-sidecar, through WhiteNoise), so they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge: it would send the schema URL to a third party.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # The ApiKeyAuth security scheme comes from mo_loans.api.auth.ApiKeyChallengeScheme.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Docstrings are for developers; what a client reads is in mo_loans/api/schema_docs.py.
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     # Error answers, precise pagination parameters, Idempotency-Key and links.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -191,10 +202,11 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "ENUM_NAME_OVERRIDES": {
-        "CustomerStatusEnum": "customers.models.Customer.Status",
-        "LoanStatusEnum": "loans.models.Loan.Status",
-        "PaymentStatusEnum": "payments.models.Payment.Status",
-        "InstallmentStatusEnum": "loans.serializers.INSTALLMENT_STATUSES",
+        "CustomerStatus": "customers.models.Customer.Status",
+        "LoanStatus": "loans.models.Loan.Status",
+        "PaymentStatus": "payments.models.Payment.Status",
+        "InstallmentStatus": "loans.serializers.INSTALLMENT_STATUSES",
+        "TransactionType": "loans.serializers.TRANSACTION_TYPES",
     },
 }
 
@@ -213,7 +225,7 @@ AXES_CLIENT_IP_CALLABLE = "mo_loans.api.throttling.client_ip"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 
-# Billing defaults (SPEC §4).
+# Billing defaults (docs/billing.md).
 BILLING_DEFAULT_INTEREST_RATE = config(
     "BILLING_DEFAULT_INTEREST_RATE", default="0.10", cast=Decimal
 )
@@ -226,7 +238,7 @@ try:
 except BucketConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
-# How long an Idempotency-Key's first response is kept (SPEC §3: at least 24 hours).
+# How long an Idempotency-Key's first response is kept (at least 24 hours, docs/api.md).
 IDEMPOTENCY_KEY_TTL_HOURS = config("IDEMPOTENCY_KEY_TTL_HOURS", default=24, cast=int)
 
 # Logs and metrics (docs/operations.md).

@@ -1,8 +1,15 @@
+"""Payments in the admin: append-only records, read, and reversed only through the service."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
+from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
 from mo_loans.api.errors import ApplicationError
 from payments import services
 from payments.models import Payment, PaymentDetail
@@ -12,19 +19,38 @@ class PaymentDetailInline(admin.TabularInline):
     """The allocation in force (rows a replay superseded are kept, but not shown here)."""
 
     model = PaymentDetail
-    fields = ["loan", "amount", "recorded_at"]
+    template = READONLY_TABULAR_TEMPLATE
+    verbose_name_plural = "Applied to"
+    fields = ["loan_shown", "amount_shown", "recorded_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(superseded_at__isnull=True)
+        return (
+            super().get_queryset(request).filter(superseded_at__isnull=True).select_related("loan")
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may see the payment sees where it went.
+        return self.admin_site.get_model_admin(Payment).has_view_permission(request, obj)
+
+    @admin.display(description="Loan")
+    def loan_shown(self, detail: PaymentDetail) -> str:
+        return admin_link(detail.loan)
+
+    @admin.display(description="Amount")
+    def amount_shown(self, detail: PaymentDetail) -> str:
+        return money(detail.amount)
 
 
 class ReverseForm(forms.Form):
@@ -47,7 +73,9 @@ def reverse_payments(modeladmin, request, queryset):
                 )
                 done += 1
             except ApplicationError as exc:
-                modeladmin.message_user(request, f"{external_id}: {exc.message}", messages.ERROR)
+                modeladmin.message_user(
+                    request, f"Payment {external_id}: {exc.message}", messages.ERROR
+                )
         if done:
             modeladmin.message_user(request, f"Reversed {done} payment(s).", messages.SUCCESS)
         return None
@@ -64,16 +92,15 @@ def reverse_payments(modeladmin, request, queryset):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(NoSaveButtons, admin.ModelAdmin):
     """Payments are append-only: the admin reads them, and reverses them through the service."""
 
     list_display = [
         "external_id",
         "customer",
-        "total_amount",
+        "total_amount_shown",
         "status",
         "paid_at",
-        "recorded_at",
         "rejection_reason",
     ]
     list_filter = ["status"]
@@ -82,9 +109,73 @@ class PaymentAdmin(admin.ModelAdmin):
     inlines = [PaymentDetailInline]
     actions = [reverse_payments]
     show_full_result_count = False
+    change_form_template = "admin/payments/payment/change_form.html"
+    fields = [
+        "external_id",
+        "customer_shown",
+        "loan_shown",
+        "total_amount_shown",
+        "status",
+        "rejection_reason",
+        "paid_at",
+        "recorded_at",
+        "reversed_at",
+        "reversal_reason",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Total amount", ordering="total_amount")
+    def total_amount_shown(self, payment: Payment) -> str:
+        return money(payment.total_amount)
+
+    @admin.display(description="Customer")
+    def customer_shown(self, payment: Payment) -> str:
+        return admin_link(payment.customer)
+
+    @admin.display(description="For loan only")
+    def loan_shown(self, payment: Payment) -> str:
+        return admin_link(payment.loan) if payment.loan_id else "-"
 
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("payments.reverse_payment")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.reverse_view)
+        return [
+            path("<path:object_id>/reverse/", view, name="payments_payment_reverse"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payment = self.get_object(request, object_id)
+        can_reverse = (
+            payment is not None
+            and payment.status == Payment.Status.COMPLETED
+            and self.has_reverse_permission(request)
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "can_reverse": can_reverse,
+            "reason_max_length": services.REASON_MAX_LENGTH,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponseRedirect:
+        """The Reverse button of a completed payment's page: ``payment_reverse`` with a reason."""
+        payment = get_object_or_404(Payment, pk=object_id)
+        if request.method != "POST" or not self.has_reverse_permission(request):
+            raise PermissionDenied
+        try:
+            services.payment_reverse(
+                external_id=payment.external_id, reason=request.POST.get("reason", "")
+            )
+        except ApplicationError as exc:
+            self.message_user(
+                request, f"Payment {payment.external_id}: {exc.message}", messages.ERROR
+            )
+        else:
+            self.message_user(request, f"Reversed {payment.external_id}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -5,6 +5,7 @@ from mo_loans.api.serializers import (
     ExternalIdField,
     InputSerializer,
     MoneyField,
+    StrictCharField,
 )
 from payments.models import Payment
 from payments.services import REASON_MAX_LENGTH
@@ -24,7 +25,7 @@ class PaymentInputSerializer(InputSerializer):
 
 
 class PaymentReverseInputSerializer(InputSerializer):
-    reason = serializers.CharField(
+    reason = StrictCharField(
         min_length=1,
         max_length=REASON_MAX_LENGTH,
         trim_whitespace=False,

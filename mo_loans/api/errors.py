@@ -1,4 +1,4 @@
-"""One error hierarchy and one exception handler for the whole API (SPEC §3).
+"""One error hierarchy and one exception handler for the whole API (docs/api.md).
 
 Every 4xx/5xx under ``/api/`` is ``{"code", "message"[, "fields"]}``. Services
 raise :class:`ApplicationError` subclasses; DRF's own exceptions, Django's 404
@@ -21,12 +21,14 @@ from django.db import (
     OperationalError,
     transaction,
 )
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mo_loans.api.auth import NO_VALID_KEY
+from mo_loans.api.renderers import JsonResponse
 from mo_loans.db import in_request_transaction
 
 logger = logging.getLogger(__name__)
@@ -172,6 +174,8 @@ def _to_application_error(exc: Exception) -> ApplicationError | None:  # noqa: P
         )
         error.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         return error
+    if isinstance(exc, drf.NotAuthenticated):
+        exc = drf.NotAuthenticated(NO_VALID_KEY)
     if isinstance(exc, drf.APIException):
         error = ApplicationError(
             str(exc.detail) if not isinstance(exc.detail, (dict, list)) else "Request refused.",
@@ -237,7 +241,7 @@ def rollback_request_writes() -> None:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """DRF ``EXCEPTION_HANDLER``: render any exception as the SPEC §3 error body."""
+    """DRF ``EXCEPTION_HANDLER``: render any exception as the API's error body."""
     rollback_request_writes()
     error = _to_application_error(exc)
     headers: dict[str, str] = {}

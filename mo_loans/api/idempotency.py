@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for every POST under ``/api/`` (SPEC §3).
+"""``Idempotency-Key`` for every POST under ``/api/`` (docs/api.md).
 
 The first request with a key runs and its response (status and body) is kept.
 A repeat with the same key and the same request gets that response again and
@@ -32,11 +32,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from mo_loans.api.errors import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
+from mo_loans.api.renderers import JsonResponse
 from mo_loans.db import request_transaction
 from mo_loans.models import IdempotencyKey
 

@@ -10,7 +10,7 @@ _WHOLE_NUMBER = re.compile(r"[0-9]+")
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """``page`` and ``page_size`` (default 50, at most 1000), SPEC §3.
+    """``page`` and ``page_size`` (default 50, at most 1000).
 
     Both must be whole numbers from 1 (else 400); a larger ``page_size`` is
     capped at 1000, and a page past the last one is 404.

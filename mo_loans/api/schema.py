@@ -1,9 +1,14 @@
 """drf-spectacular postprocessing: the parts of the API contract views cannot state.
 
-* every operation documents the error answers it can give (SPEC §3), all with
+* every operation documents the error answers it can give, all with
   the one ``Error`` body ``{"code", "message"[, "fields"]}``;
 * pagination parameters say what they accept (integers from 1);
 * every POST documents its optional ``Idempotency-Key`` header;
+* every status is named (``x-enum-varnames``, ``x-enum-descriptions`` and a
+  description of each value) from the model's choices, and a list's ``status``
+  filter refers to the same enum as its items;
+* summaries and descriptions are the client-facing texts of
+  :mod:`mo_loans.api.schema_docs`;
 * OpenAPI links say how operations chain (a created customer's ``external_id``
   is the path of its detail, balance, loans and payments, and the
   ``customer_external_id`` of a new loan or payment; a created loan can be
@@ -13,11 +18,16 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.settings import spectacular_settings
 
 from mo_loans import ids
+from mo_loans.api import schema_docs
+from mo_loans.api.enums import api_values
 from mo_loans.api.idempotency import KEY_PATTERN
 from mo_loans.api.serializers import (
     YEAR_PATTERN,
@@ -59,13 +69,10 @@ ERROR_DESCRIPTIONS = {
 }
 
 _WRITE_METHODS = {"post", "put", "patch"}
-# A CSV import in its simplest form; optional columns are described in words.
+# A CSV import in its simplest form; the description names every accepted column.
 CSV_SCHEMA = {
     "type": "string",
-    "description": (
-        "CSV with the header `external_id,score[,preapproved_at,name,email]` "
-        "and one customer per line."
-    ),
+    "description": schema_docs.CSV_BODY,
     "pattern": (
         rf"^external_id,score(?:\r?\n{ids.PATTERN},"
         r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?)*\r?\n?$"
@@ -330,13 +337,131 @@ def _blank_emails(component: dict[str, Any]) -> None:
             }
 
 
+def _name_enum(name: str, component: dict[str, Any], choices: Any) -> None:
+    """Name every value of an enum component after its choices, planned values included."""
+    meanings = schema_docs.VALUE_MEANINGS.get(name, {})
+    values = api_values(choices)
+    descriptions = [meanings.get(value, label) for value, _, label in values]
+    component["enum"] = [value for value, _, _ in values]
+    component["x-enum-varnames"] = [varname for _, varname, _ in values]
+    component["x-enum-descriptions"] = descriptions
+    component["description"] = "\n".join(
+        f"* `{value}` {varname}: {text}"
+        for (value, varname, _), text in zip(values, descriptions, strict=True)
+    )
+
+
+def _load(dotted: str) -> Any:
+    """``"customers.models.Customer.Status"``: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            target = getattr(target, attribute)
+        return target
+    raise ImportError(dotted)
+
+
+def _name_enums(components: dict[str, Any]) -> None:
+    """Enums named in ``ENUM_NAME_OVERRIDES`` take their names from their choices.
+
+    Any other enum of strings is named after its values (``"due"`` → ``DUE``);
+    an integer enum must be listed there (a test checks that none is left unnamed).
+    """
+    for name, dotted in spectacular_settings.ENUM_NAME_OVERRIDES.items():
+        if name in components:
+            _name_enum(name, components[name], _load(dotted))
+    for component in components.values():
+        values = component.get("enum")
+        if (
+            values
+            and "x-enum-varnames" not in component
+            and all(isinstance(value, str) for value in values)
+        ):
+            component["x-enum-varnames"] = [
+                re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "BLANK"
+                for value in values
+            ]
+
+
+def _ref_name(schema: dict[str, Any]) -> str | None:
+    """The component a property refers to, directly or through ``allOf``."""
+    for candidate in [schema, *schema.get("allOf", [])]:
+        ref = candidate.get("$ref")
+        if ref:
+            return ref.rsplit("/", 1)[-1]
+    return None
+
+
+def _items_status_enum(operation: dict[str, Any], components: dict[str, Any]) -> str | None:
+    """The enum of the ``status`` of the items an operation lists, if it lists any."""
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    page = components.get(_ref_name(content.get("application/json", {}).get("schema", {})) or "")
+    items = (page or {}).get("properties", {}).get("results", {}).get("items", {})
+    item = components.get(_ref_name(items) or "", {})
+    return _ref_name(item.get("properties", {}).get("status", {}))
+
+
+def _describe(path: str, operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """Client-facing summary, description and parameter texts (``schema_docs``)."""
+    summary, description = schema_docs.OPERATIONS.get(operation.get("operationId", ""), ("", ""))
+    if summary:
+        operation["summary"] = summary
+        operation["description"] = description
+    resource = schema_docs.PATH_RESOURCES.get(path.split("/")[2], "resource")
+    for parameter in operation.get("parameters", []):
+        name, where = parameter["name"], parameter.get("in")
+        if where == "path" and name == "external_id":
+            parameter["description"] = f"The `external_id` the {resource} was created with."
+        elif where == "query" and name == "status":
+            enum = _items_status_enum(operation, components)
+            if enum:
+                parameter["schema"] = {"$ref": f"#/components/schemas/{enum}"}
+                parameter["description"] = "Only those with this status:\n" + components[enum].get(
+                    "description", ""
+                )
+        elif where == "query" and name in schema_docs.QUERY_PARAMETERS:
+            parameter["description"] = schema_docs.QUERY_PARAMETERS[name]
+
+
+def _describe_pages(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """A page's ``next``/``previous`` examples are this API's URLs, not a made-up host's."""
+    done: set[str] = set()
+    for path in sorted(paths, key=len):  # the shortest list path of each page type
+        content = paths[path].get("get", {}).get("responses", {}).get("200", {}).get("content", {})
+        name = _ref_name(content.get("application/json", {}).get("schema", {})) or ""
+        if not name.startswith("Paginated") or name in done:
+            continue
+        done.add(name)
+        url = "http://127.0.0.1:8000" + path.replace("{external_id}", "ana")
+        properties = components[name]["properties"]
+        properties["count"].update(example=120, description="How many there are in all.")
+        properties["next"].update(
+            example=f"{url}?page=3", description="The next page's URL; null on the last page."
+        )
+        properties["previous"].update(
+            example=f"{url}?page=1", description="The previous page's URL; null on the first."
+        )
+
+
+def _describe_components(components: dict[str, Any]) -> None:
+    for name, component in components.items():
+        if name in schema_docs.COMPONENTS:
+            component["description"] = schema_docs.COMPONENTS[name]
+        if not name.endswith("Request"):
+            _blank_emails(component)
+
+
 def postprocess_schema(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]`` entry (after the enum hook)."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
-    for name, component in components.items():
-        if not name.endswith("Request"):
-            _blank_emails(component)
+    _name_enums(components)
+    _describe_components(components)
+    _describe_pages(result.get("paths", {}), components)
     for path, methods in result.get("paths", {}).items():
         if not path.startswith("/api/"):
             continue
@@ -344,6 +469,7 @@ def postprocess_schema(result: dict[str, Any], generator, request, public) -> di
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _tighten_parameters(operation)
+            _describe(path, operation, components)
             if operation.get("operationId") in BODY_REQUIRED:
                 operation["requestBody"]["required"] = True
             csv = operation.get("requestBody", {}).get("content", {}).get("text/csv")

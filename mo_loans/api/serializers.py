@@ -34,6 +34,23 @@ def years_regex(first: int, last: int) -> str:
 YEAR_PATTERN = f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}-"
 
 
+class _StrictString:
+    """Only a JSON string: DRF alone stores ``0`` as ``"0"`` and ``true`` as ``"True"``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(_StrictString, serializers.CharField):
+    """A text input that must be a JSON string, as the schema says (``"name": 0`` is 400)."""
+
+
+class StrictEmailField(_StrictString, serializers.EmailField):
+    """An email input that must be a JSON string."""
+
+
 class StrictDecimalField(serializers.DecimalField):
     """A decimal input in plain notation: a JSON number, or a string such as ``"110000.00"``.
 
@@ -125,7 +142,7 @@ class BoundedDateTimeField(serializers.DateTimeField):
             self.fail("out_of_range")
 
 
-class ExternalIdField(serializers.CharField):
+class ExternalIdField(StrictCharField):
     """A client's id of a customer, loan or payment, in the one id alphabet (:mod:`mo_loans.ids`).
 
     Never trimmed or normalised: the id stored is exactly the id sent.

@@ -3,7 +3,7 @@
 import sys
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -14,6 +14,28 @@ from mo_loans.api.errors import (
     database_unavailable_response,
     error_body,
 )
+from mo_loans.api.renderers import JsonResponse
+
+
+def index(request: HttpRequest) -> JsonResponse:
+    """``/``: where to go from here, for a person with a browser or ``curl``."""
+    return JsonResponse(
+        {
+            "name": "MO Loans API",
+            "links": {
+                "docs": "/api/docs/",
+                "redoc": "/api/redoc/",
+                "schema": "/api/schema/",
+                "customers": "/api/customers",
+                "loans": "/api/loans",
+                "payments": "/api/payments",
+                "admin": "/admin/",
+                "healthz": "/healthz",
+                "readyz": "/readyz",
+            },
+            "authentication": "Every /api/ call but the docs needs `Authorization: Api-Key <key>`.",
+        }
+    )
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -12,7 +12,7 @@ from rest_framework.serializers import Serializer
 
 
 def parse(serializer_class: type[Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    """Validate ``data`` with ``serializer_class``; a failure becomes the SPEC §3 400."""
+    """Validate ``data`` with ``serializer_class``; a failure becomes the API's 400."""
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

@@ -91,7 +91,7 @@ def test_json_import(tmp_path):
     rows = [
         {"external_id": "j-1", "score": 1500.5, "preapproved_at": None, "name": "Ana"},
         {"external_id": "j-2", "score": "0", "email": "j2@example.com"},
-        {"external_id": 3, "score": 10},
+        {"external_id": "3", "score": 10},
     ]
     text = json.dumps(rows)[:-1] + ', {"external_id": "j-4", "score": 1e3}]'
     path = write(tmp_path, "customers.json", text)
@@ -102,6 +102,17 @@ def test_json_import(tmp_path):
     assert customers["j-2"].email == "j2@example.com"
     assert customers["3"].score == Decimal("10.00")
     assert customers["j-4"].score == Decimal("1000.00")  # a JSON number, as the API reads it
+
+
+def test_json_import_refuses_a_number_for_a_string_as_the_api_does(tmp_path):
+    rows = [{"external_id": "j-1", "score": 1}, {"external_id": 3, "score": 10, "name": 0}]
+    path = write(tmp_path, "customers.json", json.dumps(rows))
+    err = StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_customers", str(path), stdout=StringIO(), stderr=err)
+    assert "record 2" in err.getvalue()
+    assert "external_id" in err.getvalue() and "name" in err.getvalue()
+    assert not Customer.objects.exists()
 
 
 def test_format_option_overrides_the_suffix(tmp_path):

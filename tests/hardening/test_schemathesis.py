@@ -34,7 +34,7 @@ class ApiKeyAuth:
         case.headers["Authorization"] = f"Api-Key {data}"
 
 
-# Codes of 400s that name the stored data, not the request's shape (SPEC §3:
+# Codes of 400s that name the stored data, not the request's shape (docs/api.md:
 # an unknown reference or a duplicate external_id is 400). A request the
 # schema calls valid may meet them; any other 400 means schema and validation disagree.
 STATE_DEPENDENT_400 = {
@@ -66,7 +66,7 @@ def _only_duplicate_rows(body: dict) -> bool:
 
 
 def positive_data_acceptance_per_spec(ctx, response, case):
-    """Schemathesis's ``positive_data_acceptance``, with the SPEC's state-dependent refusals.
+    """Schemathesis's ``positive_data_acceptance``, with the API's state-dependent refusals.
 
     A schema-valid request may still be refused because of what is stored:
     422 for a business rule, or a 400 from ``STATE_DEPENDENT_400``.

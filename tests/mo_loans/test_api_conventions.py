@@ -106,3 +106,18 @@ def test_every_route_answers_with_or_without_a_trailing_slash(client, path):
     bare, slashed = client.get(path), client.get(path + "/")
     assert bare.status_code == slashed.status_code == 200
     assert bare.content == slashed.content
+
+
+def test_root_is_a_json_index_of_links(anon_client):
+    response = anon_client.get("/")
+    assert response.status_code == 200
+    links = response.json()["links"]
+    assert links["docs"] == "/api/docs/" and links["admin"] == "/admin/"
+    for url in (links["docs"], links["schema"], links["healthz"]):
+        assert anon_client.get(url).status_code == 200
+
+
+def test_admin_without_the_slash_leads_to_the_admin(anon_client):
+    response = anon_client.get("/admin")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
