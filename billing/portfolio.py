@@ -1,4 +1,4 @@
-"""Portfolio risk figures from plain per-loan values (docs/portfolio.md).
+"""Portfolio risk figures from plain per-loan values (docs/billing.md, "Portfolio risk").
 
 This is the definition of every figure ``GET /api/portfolio`` answers, in
 plain Python: the SQL in ``loans/portfolio.py`` computes the same figures over

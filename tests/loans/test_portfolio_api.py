@@ -227,7 +227,7 @@ def test_configured_buckets_are_used(client, monkeypatch, settings):
 
 
 def test_a_worked_example(client, monkeypatch):
-    """The example of docs/portfolio.md, end to end."""
+    """The example of docs/billing.md, "Portfolio risk", end to end."""
     today = timezone.localdate()
     start = today - timedelta(days=35)  # 5 instalments due before today… 4 before the 5th's day
     taken_at = timezone.now() - timedelta(days=35)
