@@ -230,7 +230,7 @@ BILLING_DEFAULT_INTEREST_RATE = config(
     "BILLING_DEFAULT_INTEREST_RATE", default="0.10", cast=Decimal
 )
 BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, cast=int)
-# Days-past-due buckets of the portfolio figures (docs/billing.md, "Portfolio risk"); checked here, so a
+# Days-past-due buckets of the portfolio figures (docs/billing.md); checked here, so a
 # bad value stops every command and the server at start-up with a message naming it.
 BILLING_DPD_BUCKETS = config("BILLING_DPD_BUCKETS", default=DEFAULT_BUCKETS)
 try:

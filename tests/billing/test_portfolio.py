@@ -1,4 +1,4 @@
-"""The reference portfolio figures: worked examples (docs/billing.md, "Portfolio risk") and properties."""
+"""The reference portfolio figures: worked examples (docs/billing.md) and properties."""
 
 from datetime import date, timedelta
 from decimal import Decimal
