@@ -19,6 +19,7 @@ from loans.serializers import (
     LoanInputSerializer,
     LoanOutputSerializer,
     LoanRejectInputSerializer,
+    LoanStateOutputSerializer,
     TransactionOutputSerializer,
 )
 from mo_loans.api.serializers import YEAR_PATTERN, AsOfQuerySerializer
@@ -63,7 +64,25 @@ def loan_detail_response(
     return Response(LoanDetailOutputSerializer(shown).data, status=status_code)
 
 
-class LoanListCreateApi(ListApi):
+class LoanListApi(ListApi):
+    """A loan list; ``?include=state`` adds each loan's billing state at the list's clock.
+
+    The state of a whole page costs at most one more query (what the page's
+    loans had been paid, for a past ``as_of`` or a ``known_at``), whatever
+    the page size.
+    """
+
+    def list_response(self, request, queryset=None):
+        queryset = self.filter_queryset(self.get_queryset() if queryset is None else queryset)
+        page = self.paginate_queryset(queryset)
+        if request.query_params.get("include") == "state":
+            clock = clock_params(request, only_clock=False)
+            page = selectors.loan_views(loans=page, **clock)
+            return self.get_paginated_response(LoanStateOutputSerializer(page, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class LoanListCreateApi(LoanListApi):
     """Loans: list with filters, or create one (pending)."""
 
     serializer_class = LoanOutputSerializer
@@ -162,7 +181,7 @@ class LoanRejectApi(GenericAPIView):
         return loan_detail_response(services.loan_reject(external_id=external_id))
 
 
-class CustomerLoanListApi(ListApi):
+class CustomerLoanListApi(LoanListApi):
     """One customer's loans."""
 
     serializer_class = LoanOutputSerializer

@@ -55,6 +55,11 @@ class LoanFilter(DelinquencyFilterMixin):
         strip=False,
         label="loans active as of `as_of` in this days-past-due bucket (BILLING_DPD_BUCKETS)",
     )
+    include = django_filters.ChoiceFilter(
+        choices=[("state", "state")],
+        method="filter_include",
+        label="`state`: add each loan's billing state at the list's clock",
+    )
     dpd_min = DaysFilter(
         method="filter_days",
         min_value=0,
@@ -79,12 +84,16 @@ class LoanFilter(DelinquencyFilterMixin):
             "bucket",
             "dpd_min",
             "dpd_max",
+            "include",
         ]
 
     def delinquent_queryset(self, queryset, *, delinquent, as_of, known_at):
         return selectors.filter_delinquent_loans(
             queryset, delinquent=delinquent, as_of=as_of, known_at=known_at
         )
+
+    def filter_include(self, queryset, name, value):
+        return queryset  # read by the view when it renders the page
 
     @extend_schema_field(_bucket_schema())
     def filter_bucket(self, queryset, name, value):

@@ -108,6 +108,28 @@ class LoanDetailOutputSerializer(LoanOutputSerializer):
         return delinquency_bucket(days_past_due=loan.state.days_past_due)
 
 
+class LoanStateOutputSerializer(LoanOutputSerializer):
+    """A list item with ``?include=state``: the loan and its billing state at the list's clock."""
+
+    outstanding = MoneyField(positive=False, source="state.outstanding")
+    missed_installments = serializers.IntegerField(source="state.missed_installments")
+    days_past_due = serializers.IntegerField(source="state.days_past_due")
+    is_delinquent = serializers.BooleanField(source="state.is_delinquent")
+    delinquency_bucket = serializers.SerializerMethodField()
+
+    class Meta(LoanOutputSerializer.Meta):
+        fields = [
+            *LoanOutputSerializer.Meta.fields,
+            "missed_installments",
+            "days_past_due",
+            "is_delinquent",
+            "delinquency_bucket",
+        ]
+        read_only_fields = fields
+
+    get_delinquency_bucket = LoanDetailOutputSerializer.get_delinquency_bucket
+
+
 INSTALLMENT_STATUSES = ("paid", "partial", "due", "missed")
 
 

@@ -187,6 +187,11 @@ QUERY_PARAMETERS: dict[str, str] = {
         "Only loans active as of `as_of` in this days-past-due bucket: `current` (nothing "
         "missed) or one of the buckets the lender configured (`BILLING_DPD_BUCKETS`)."
     ),
+    "include": (
+        "`state`: each loan also carries its billing state at the list's clock "
+        "(`outstanding`, `missed_installments`, `days_past_due`, `is_delinquent`, "
+        "`delinquency_bucket`), in a constant number of queries whatever the page size."
+    ),
     "dpd_min": "Only loans active as of `as_of` at least this many days past due.",
     "dpd_max": "Only loans active as of `as_of` at most this many days past due.",
     "from": (

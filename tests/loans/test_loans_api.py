@@ -399,3 +399,60 @@ def test_reject_refuses_body_fields_and_changes_nothing(client, customer):
     assert "taken_at" in response.json()["fields"]
     assert Loan.objects.get().status == Loan.Status.PENDING
     assert client.post("/api/loans/L1/reject", {}, format="json").status_code == 200
+
+
+@pytest.mark.parametrize("clock", ["", "&as_of={past}", "&known_at={now}"])
+def test_include_state_adds_each_loans_state_in_a_constant_number_of_queries(client, clock):
+    from urllib.parse import quote
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from loans import selectors
+    from payments.services import payment_make
+
+    owner = CustomerFactory(external_id="C0", score=Decimal("1000000000"))
+    for i in range(12):
+        make_loan(
+            customer=owner, external_id=f"s{i}", amount="100", term_weeks=4, taken_at=days_ago(40)
+        )
+    payment_make(
+        external_id="pay",
+        customer_external_id="C0",
+        total_amount=Decimal("150"),
+        paid_at=days_ago(20),
+    )
+    clock = clock.format(
+        past=(timezone.localdate() - timedelta(days=10)).isoformat(),
+        now=quote(timezone.now().isoformat()),
+    )
+    counts = []
+    for n in (2, 12):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/api/loans?include=state&page_size={n}{clock}")
+        assert response.status_code == 200, response.json()
+        counts.append(len(ctx.captured_queries))
+        for item in response.json()["results"]:
+            loan = Loan.objects.get(external_id=item["external_id"])
+            params = dict(p.split("=", 1) for p in clock.lstrip("&").split("&") if p)
+            as_of = params.get("as_of")
+            state = selectors.loan_billing_state(
+                loan=loan,
+                as_of=date.fromisoformat(as_of) if as_of else None,
+                known_at=timezone.now() if "known_at" in params else None,
+            )
+            assert (
+                item["outstanding"],
+                item["missed_installments"],
+                item["days_past_due"],
+                item["is_delinquent"],
+            ) == (
+                f"{state.outstanding:.2f}",
+                state.missed_installments,
+                state.days_past_due,
+                state.is_delinquent,
+            ), item["external_id"]
+            assert item["delinquency_bucket"] is not None
+    assert counts[0] == counts[1]
+    plain = client.get("/api/loans?page_size=2").json()["results"][0]
+    assert "missed_installments" not in plain
