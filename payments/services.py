@@ -109,7 +109,7 @@ def _taken_and_latest(customer: Customer, external_id: str) -> tuple[bool, datet
 def _rejection_reason(amount: Decimal, owed: Decimal) -> str:
     if not owed:
         return "There is nothing to pay."
-    return f"The payment of {amount} exceeds the {owed} still owed."
+    return f"The payment of {amount:.2f} exceeds the {owed:.2f} still owed."
 
 
 def payment_make(
