@@ -60,12 +60,15 @@ test: lint browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# Benchmarks work on scratch databases; like the tests, they need no SECRET_KEY of yours.
+THROWAWAY_KEY = SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}"
+
 bench: $(VENV)/.dev
-	$(BIN)/python bench/run.py $(BENCH)
+	$(THROWAWAY_KEY) $(BIN)/python bench/run.py $(BENCH)
 
 # HTTP load on four routes under gunicorn (issue 7); figures in docs/performance.md.
 bench-http: $(VENV)/.dev
-	$(BIN)/python bench/bench_http.py
+	$(THROWAWAY_KEY) $(BIN)/python bench/bench_http.py
 
 # The embedded PostgreSQL keeps running after make run / make test; this stops it.
 db-stop:
