@@ -245,9 +245,9 @@ def _load(n_loans, n_customers, today, tz, times) -> None:
         f"""
         INSERT INTO {T_PAYMENT}
             (id, external_id, customer_id, loan_id, total_amount, status, paid_at,
-             recorded_at, rejection_reason, created_at, updated_at)
+             recorded_at, rejection_reason, reversal_reason, created_at, updated_at)
         SELECT id, 'bp-' || lpad(id::text, 9, '0'), customer_id, loan_id, amount, 1, paid_at,
-               paid_at, '', paid_at, paid_at
+               paid_at, '', '', paid_at, paid_at
         FROM bench_pay ORDER BY id
         """
     )

@@ -57,7 +57,8 @@ def plain_book():
         )
         loans = cursor.fetchall()
         cursor.execute(
-            f'SELECT loan_id, paid_at, amount FROM "{portfolio.DETAIL_TABLE}" ORDER BY paid_at, id'
+            f'SELECT loan_id, paid_at, amount FROM "{portfolio.DETAIL_TABLE}" '
+            "WHERE superseded_at IS NULL ORDER BY paid_at, id"
         )
         payments: dict[int, list] = {}
         for loan_id, paid_at, amount in cursor.fetchall():
