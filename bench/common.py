@@ -49,6 +49,9 @@ def setup_django(database_name: str) -> None:
     os.environ["DATABASE_NAME"] = database_name
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mo_loans.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Seeding a million rows runs minutes-long statements on purpose: no time limit
+    # for the benchmark (the gunicorn it starts inherits it; no request nears the limit).
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "0")
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     import django
