@@ -42,7 +42,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from billing.money import MAX_DIGITS, MONEY_PLACES, ZERO
-from billing.schedule import Terms, due_date
+from billing.schedule import due_date
 from billing.state import (
     DELINQUENT_AFTER_MISSED,
     InstallmentState,
@@ -96,14 +96,6 @@ class Clock:
     def knows(self, instant: datetime | None) -> bool:
         """Had something recorded at ``instant`` been recorded by ``known_at``?"""
         return instant is not None and (self.known_at is None or instant <= self.known_at)
-
-
-def loan_terms(loan: Loan) -> Terms:
-    return loan.terms
-
-
-def loan_start(loan: Loan) -> date | None:
-    return loan.start_date
 
 
 # --- the loan's lifecycle on both clocks -----------------------------------------
@@ -440,16 +432,7 @@ def loan_view(*, loan: Loan, as_of: date | None = None, known_at: datetime | Non
     ``status`` is the status then: a loan paid off today is active as of
     yesterday; one activated after ``known_at`` is pending as known then.
     """
-    clock = Clock.of(as_of, known_at)
-    state = loan_billing_state(loan=loan, as_of=clock.as_of, known_at=known_at)
-    shown = loan_as_known(loan, clock)
-    if shown is loan:
-        shown = copy.copy(loan)
-    status = loan_status(loan, clock)
-    if status == Loan.Status.ACTIVE and state.outstanding == ZERO:
-        status = Loan.Status.PAID
-    shown.status = status
-    shown.state = state
+    (shown,) = loan_views(loans=[loan], as_of=as_of, known_at=known_at)
     if known_at is not None:
         shown.updated_at = _last_change(loan, known_at)
     return shown

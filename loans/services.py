@@ -210,24 +210,8 @@ def _replay_if_backdated(loan: Loan, now: datetime) -> None:
     loans = ledger.locked_loans(customer)
     loans = [loan if other.id == loan.id else other for other in loans]
     at = (loan.taken_at, EARLIEST, 0)  # before every payment made at or after taken_at
-    result, current = ledger.replay_from(loans=loans, book=book, at=at)
-    if not result.complete:
-        raise ledger.replay_conflict(result, book)
-    written = ledger.store_allocation(
-        loans=loans,
-        paid_at=book.paid_at,
-        allocation=result.allocations,
-        current=current,
-        paid=result.paid,
-        now=now,
-    )
-    transaction.on_commit(
-        lambda: observability.ledger_replayed(
-            customer_external_id=customer.external_id,
-            cause="backdated_activation",
-            payments_changed=written.payments_changed,
-            rows_superseded=written.rows_superseded,
-        )
+    ledger.replay_and_store(
+        customer=customer, loans=loans, book=book, at=at, now=now, cause="backdated_activation"
     )
 
 

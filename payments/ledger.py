@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
+
 from billing.money import ZERO
 from billing.replay import LedgerLoan, LedgerPayment, Replay, replay, split
 from customers.models import Customer
 from loans.models import Loan
+from mo_loans import observability
 from mo_loans.api.errors import BusinessRuleError
 from payments.models import Payment, PaymentDetail
 
@@ -190,3 +193,47 @@ def store_allocation(
     if moved:
         Loan.objects.bulk_update(moved, ["paid_amount", "outstanding", "status", "updated_at"])
     return Written(len(changed), superseded, rows)
+
+
+def replay_and_store(
+    *,
+    customer: Customer,
+    loans: list[Loan],
+    book: Book,
+    at: tuple[datetime, datetime, int],
+    now: datetime,
+    cause: str,
+    drop: int | None = None,
+) -> Written:
+    """Replay from ``at`` on (leaving out ``drop``), refuse a conflict, store what moved.
+
+    The write that changes the past (a reversal, a back-dated activation) has
+    made its own change already; this re-derives the allocation after it, in
+    the same transaction. A completed payment left unable to apply in full is
+    422 ``replay_conflict`` and the transaction is rolled back.
+    """
+    result, current = replay_from(loans=loans, book=book, at=at, drop=drop)
+    if not result.complete:
+        raise replay_conflict(result, book)
+    written = store_allocation(
+        loans=loans,
+        paid_at=book.paid_at,
+        allocation=result.allocations,
+        current=current,
+        paid=result.paid,
+        now=now,
+    )
+    report_replay(customer, cause, written)
+    return written
+
+
+def report_replay(customer: Customer, cause: str, written: Written) -> None:
+    """Count the replay and log it, once the transaction commits."""
+    transaction.on_commit(
+        lambda: observability.ledger_replayed(
+            customer_external_id=customer.external_id,
+            cause=cause,
+            payments_changed=written.payments_changed,
+            rows_superseded=written.rows_superseded,
+        )
+    )

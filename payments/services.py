@@ -184,10 +184,9 @@ def _reject(payment: Payment, reason: str) -> dict:
     return {}
 
 
-def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
-    """A payment last in value order: the replay's last step, on the stored totals."""
-    ledger_loans = ledger.ledger_loans(loans)
-    step = LedgerPayment(
+def _new_entry(payment: Payment, now: datetime) -> LedgerPayment:
+    """The payment being taken, as the replay orders it (after all recorded before ``now``)."""
+    return LedgerPayment(
         key=None,
         paid_at=payment.paid_at,
         recorded_at=now,
@@ -195,6 +194,12 @@ def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
         amount=payment.total_amount,
         target=payment.loan_id,
     )
+
+
+def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
+    """A payment last in value order: the replay's last step, on the stored totals."""
+    ledger_loans = ledger.ledger_loans(loans)
+    step = _new_entry(payment, now)
     paid = {loan.id: loan.paid_amount for loan in loans}
     try:
         shares = apply_payment(ledger_loans, paid, step)
@@ -218,14 +223,7 @@ def _take_last(payment: Payment, loans: list[Loan], now: datetime) -> dict:
 
 def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now: datetime):
     """A payment that falls before others in value order: replay the customer from it on."""
-    new = LedgerPayment(
-        key=None,
-        paid_at=payment.paid_at,
-        recorded_at=now,
-        seq=NEW_PAYMENT_SEQ,
-        amount=payment.total_amount,
-        target=payment.loan_id,
-    )
+    new = _new_entry(payment, now)
     book = ledger.load_book(customer, since=payment.paid_at)
     result, current = ledger.replay_from(loans=loans, book=book, at=new.value_order, add=new)
     if not result.complete:
@@ -252,19 +250,8 @@ def _take_backdated(payment: Payment, customer: Customer, loans: list[Loan], now
         now=now,
     )
     payment.detail_rows = [row for row in written.rows if row.payment_id == payment.id]
-    _replayed(customer, "backdated_payment", written)
+    ledger.report_replay(customer, "backdated_payment", written)
     return shares
-
-
-def _replayed(customer: Customer, cause: str, written: ledger.Written) -> None:
-    transaction.on_commit(
-        lambda: observability.ledger_replayed(
-            customer_external_id=customer.external_id,
-            cause=cause,
-            payments_changed=written.payments_changed,
-            rows_superseded=written.rows_superseded,
-        )
-    )
 
 
 def payment_reverse(*, external_id: str, reason: str) -> Payment:
@@ -293,26 +280,22 @@ def payment_reverse(*, external_id: str, reason: str) -> Payment:
                 code="invalid_state",
             )
         loans = ledger.locked_loans(customer)
-        at = ledger.ledger_position(payment)
         book = ledger.load_book(customer, since=payment.paid_at)
-        result, current = ledger.replay_from(loans=loans, book=book, at=at, drop=payment.id)
-        if not result.complete:
-            raise ledger.replay_conflict(result, book)
         now = timezone.now()
         payment.status = Payment.Status.REVERSED
         payment.reversed_at = now
         payment.reversal_reason = reason
         payment.save(update_fields=["status", "reversed_at", "reversal_reason", "updated_at"])
-        written = ledger.store_allocation(
+        ledger.replay_and_store(
+            customer=customer,
             loans=loans,
-            paid_at=book.paid_at,
-            allocation=result.allocations,
-            current=current,
-            paid=result.paid,
+            book=book,
+            at=ledger.ledger_position(payment),
             now=now,
+            cause="reversal",
+            drop=payment.id,
         )
         payment.detail_rows = []
-        _replayed(customer, "reversal", written)
         transaction.on_commit(
             lambda: observability.payment_reversed(
                 external_id=payment.external_id,

@@ -20,7 +20,6 @@ from billing.portfolio import (
 )
 from billing.state import loan_state
 from loans.models import Loan
-from loans.selectors import loan_start, loan_terms
 from payments.models import PaymentDetail
 from payments.services import payment_make
 from tests.factories import CustomerFactory, make_loan
@@ -116,7 +115,7 @@ def reference(as_of: date, buckets=None):
         paid = sum((a for day, a in payments.get(loan.id, []) if day <= as_of), Decimal(0))
         rows.append(
             PortfolioLoan(
-                loan.customer_id, loan_terms(loan), loan_start(loan) if activated else None, paid
+                loan.customer_id, loan.terms, loan.start_date if activated else None, paid
             )
         )
     kwargs = {} if buckets is None else {"buckets": buckets}
@@ -126,7 +125,7 @@ def reference(as_of: date, buckets=None):
 def reference_collection(period_from: date, period_to: date):
     loans, payments = ledger()
     scheduled = [
-        ScheduledLoan(loan_terms(loan), loan_start(loan), payments.get(loan.id, []))
+        ScheduledLoan(loan.terms, loan.start_date, payments.get(loan.id, []))
         for loan in loans
         if loan.status in (Loan.Status.ACTIVE, Loan.Status.PAID)
     ]
@@ -241,7 +240,7 @@ def test_a_worked_example(client, monkeypatch):
             term_weeks=10,
             taken_at=taken_at,
         )
-    assert loan_start(Loan.objects.get(external_id="late")) == start
+    assert Loan.objects.get(external_id="late").start_date == start
     # Four instalments (due before today) paid, three, and none.
     for external_id, amount in (("on-time", "440"), ("late", "330")):
         pay(
@@ -293,11 +292,11 @@ def dpd_reference(as_of: date):
     for loan in loans:
         if loan.status not in (Loan.Status.ACTIVE, Loan.Status.PAID):
             continue
-        start = loan_start(loan)
+        start = loan.start_date
         paid = sum((a for day, a in payments.get(loan.id, []) if day <= as_of), Decimal(0))
         if start > as_of or paid >= loan.total_amount:
             continue
-        state = loan_state(terms=loan_terms(loan), start=start, paid=paid, as_of=as_of)
+        state = loan_state(terms=loan.terms, start=start, paid=paid, as_of=as_of)
         result[loan.external_id] = state.days_past_due
     return result
 
@@ -346,7 +345,7 @@ def test_delinquency_lists_the_arrears_periods(client, monkeypatch):
         term_weeks=10,
         taken_at=taken_at,
     )
-    start = loan_start(loan)
+    start = loan.start_date
     # Nothing until day 24 (instalments 1-3 due days 7, 14, 21), then all three at once.
     pay(
         monkeypatch,
@@ -384,8 +383,8 @@ def test_delinquency_of_random_loans_matches_billing(client, monkeypatch, seed):
             assert body == []
             continue
         expected = arrears_periods(
-            terms=loan_terms(loan),
-            start=loan_start(loan),
+            terms=loan.terms,
+            start=loan.start_date,
             payments=payments.get(loan.id, []),
             up_to=today,
         )
