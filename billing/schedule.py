@@ -1,4 +1,4 @@
-"""Weekly schedules for flat-interest loans (SPEC §4).
+"""Weekly schedules for flat-interest loans (docs/billing.md).
 
 ``total = amount × (1 + rate)`` rounded half-up to the cent; ``term_weeks``
 instalments of ``total / term_weeks`` rounded down to the cent, the last one

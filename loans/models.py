@@ -147,7 +147,7 @@ class Loan(models.Model):
         )
 
 
-# Loans whose outstanding counts as the customer's debt now (SPEC §4 balance).
+# Loans whose outstanding counts as the customer's debt now (the balance, docs/billing.md).
 OPEN_STATUSES = (Loan.Status.PENDING, Loan.Status.ACTIVE)
 
 
