@@ -445,13 +445,29 @@ def seed_active_loans(
     ``paid_amount`` 0 and ``outstanding`` = ``total_amount``, as the check
     constraints and the ledger triggers require of a loan without payments.
     """
+    from decimal import Decimal
+
     from django.conf import settings
     from django.db import connection, transaction
+    from django.db.models import DateField
 
+    from billing.schedule import make_terms
     from customers.models import Customer
+    from loans import expressions
     from loans.models import Installment, Loan
     from mo_loans.models import IdempotencyKey
     from payments.models import Payment, PaymentDetail
+
+    # Every loan has the same terms, made as the service makes them.
+    terms = make_terms(
+        amount=Decimal(amount), interest_rate=Decimal(interest_rate), term_weeks=term_weeks
+    )
+    start = expressions.Column("(l.taken_at AT TIME ZONE %(tz)s)::date", DateField())
+    due, due_params = expressions.sql(
+        expressions.due_date(start, expressions.Column("k", expressions.INTEGER))
+    )
+    taken_on = expressions.Column("(taken_at AT TIME ZONE %(tz)s)::date", DateField())
+    last_due, last_due_params = expressions.sql(expressions.due_date(taken_on, term_weeks))
 
     t_customer, t_loan = Customer._meta.db_table, Loan._meta.db_table
     t_installment = Installment._meta.db_table
@@ -476,8 +492,7 @@ def seed_active_loans(
             f"""
             WITH terms AS (
                 SELECT i, (i - 1) / %(per)s + 1 AS customer_id,
-                       now() - make_interval(days => %(days)s, secs => i) AS taken_at,
-                       round(%(amount)s::numeric * (1 + %(rate)s::numeric), 2) AS total_amount
+                       now() - make_interval(days => %(days)s, secs => i) AS taken_at
                 FROM generate_series(1, %(loans)s) AS i
             )
             INSERT INTO {t_loan}
@@ -486,10 +501,9 @@ def seed_active_loans(
                  taken_at, start_date, maximum_payment_date, activated_at, created_at,
                  updated_at)
             SELECT i, 'bl-' || lpad(i::text, 8, '0'), customer_id, %(amount)s, %(rate)s,
-                   %(weeks)s, total_amount, trunc(total_amount / %(weeks)s, 2), 0,
-                   total_amount, 2, 'bench', taken_at,
+                   %(weeks)s, %(total)s, %(installment)s, 0, %(total)s, 2, 'bench', taken_at,
                    (taken_at AT TIME ZONE %(tz)s)::date,
-                   (taken_at AT TIME ZONE %(tz)s)::date + 7 * %(weeks)s,
+                   {last_due},
                    taken_at, taken_at - interval '1 hour', now()
             FROM terms ORDER BY i
             """,
@@ -497,23 +511,24 @@ def seed_active_loans(
                 "per": loans_per_customer,
                 "loans": customers * loans_per_customer,
                 "days": taken_days_ago,
-                "amount": amount,
-                "rate": interest_rate,
-                "weeks": term_weeks,
+                "amount": terms.amount,
+                "rate": terms.interest_rate,
+                "weeks": terms.term_weeks,
+                "total": terms.total_amount,
+                "installment": terms.installment_amount,
+                **last_due_params,
                 "tz": settings.TIME_ZONE,
             },
         )
         cursor.execute(
             f"""
             INSERT INTO {t_installment} (loan_id, number, due_date, amount)
-            SELECT l.id, k, (l.taken_at AT TIME ZONE %(tz)s)::date + 7 * k,
-                   CASE WHEN k = l.term_weeks
-                        THEN l.total_amount - l.installment_amount * (l.term_weeks - 1)
-                        ELSE l.installment_amount END
+            SELECT l.id, k, {due},
+                   CASE WHEN k = l.term_weeks THEN %(last)s ELSE l.installment_amount END
             FROM {t_loan} l CROSS JOIN LATERAL generate_series(1, l.term_weeks) AS k
             ORDER BY l.id, k
             """,
-            {"tz": settings.TIME_ZONE},
+            {"tz": settings.TIME_ZONE, "last": terms.last_installment_amount, **due_params},
         )
         for table in (t_customer, t_loan):
             cursor.execute(

@@ -4,6 +4,7 @@ from django.db.models import F, Q
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS, Terms
 from customers.models import Customer
+from loans import expressions
 from mo_loans import ids
 from mo_loans.limits import INSTANT_END, INSTANT_MIN
 
@@ -30,6 +31,20 @@ class Loan(models.Model):
     installment_amount = money_field(help_text="Every instalment but the last.")
     paid_amount = money_field(default=0, help_text="Everything paid to the loan so far.")
     outstanding = money_field(help_text="total_amount − paid_amount; 0 once rejected.")
+    # Kept by PostgreSQL on every write, from the columns above: portfolio-wide reads
+    # of "as of today" take them instead of computing them per loan.
+    paid_installments = models.GeneratedField(
+        expression=expressions.paid_installments(expressions.LOAN, F("paid_amount")),
+        output_field=models.IntegerField(),
+        db_persist=True,
+        help_text="Instalments paid_amount covers in full (billing.state.paid_installments).",
+    )
+    outstanding_principal = models.GeneratedField(
+        expression=expressions.outstanding_principal(expressions.LOAN, F("outstanding")),
+        output_field=money_field(),
+        db_persist=True,
+        help_text="The principal part of outstanding (billing.portfolio.outstanding_principal).",
+    )
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.PENDING)
     contract_version = models.CharField(max_length=60, blank=True, default="")
     taken_at = models.DateTimeField(

@@ -26,6 +26,7 @@ statement into Django's positional form where it is embedded in a queryset.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, DateField, QuerySet, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -50,7 +51,8 @@ from billing.portfolio import (
     PortfolioFigures,
     ratio,
 )
-from billing.state import DELINQUENT_AFTER_MISSED
+from loans import expressions
+from loans.expressions import INTEGER, MONEY
 from loans.models import Loan
 from loans.selectors import visible_details
 from payments.models import PaymentDetail
@@ -124,11 +126,16 @@ def detail_rows_sql(known_at: datetime | None = None) -> tuple[str, Params]:
 @dataclass(frozen=True)
 class PaidSql:
     """SQL for what loan ``l`` had been paid by one or more instants: ``join`` goes after
-    ``FROM <loans> l``, ``exprs`` holds one amount per instant, ``params`` are the join's."""
+    ``FROM <loans> l``, ``exprs`` holds one amount per instant, ``params`` are the join's.
+
+    ``rewound`` holds, per instant, whether the amount may differ from the loan's
+    ``paid_amount`` (else the loan's stored figures derived from it hold then too).
+    """
 
     join: str
     exprs: tuple[str, ...]
     params: Params
+    rewound: tuple[str, ...] = ()
 
     @property
     def expr(self) -> str:
@@ -157,7 +164,7 @@ def paid_before_sql(
     current = f'{loan}."paid_amount"'
     cutoffs = {index: before for index, before in enumerate(befores) if before is not None}
     if not cutoffs:
-        return PaidSql("", tuple(current for _ in befores), {})
+        return PaidSql("", tuple(current for _ in befores), {}, tuple("FALSE" for _ in befores))
     rows, params = detail_rows_sql()
     later = f"{name}_later"
     sums = ", ".join(
@@ -174,9 +181,13 @@ def paid_before_sql(
         f'({current} - COALESCE({later}."later_{index}", 0))' if index in cutoffs else current
         for index in range(len(befores))
     )
+    rewound = tuple(
+        f'{later}."later_{index}" IS NOT NULL' if index in cutoffs else "FALSE"
+        for index in range(len(befores))
+    )
     params = {**params, f"{name}_since": min(cutoffs.values())}
     params.update({f"{name}_before_{index}": before for index, before in cutoffs.items()})
-    return PaidSql(join, exprs, params)
+    return PaidSql(join, exprs, params, rewound)
 
 
 def _paid_known_at(
@@ -201,7 +212,7 @@ def _paid_known_at(
     params.update(
         {f"{name}_before_{i}": before for i, before in enumerate(befores) if before is not None}
     )
-    return PaidSql(join, exprs, params)
+    return PaidSql(join, exprs, params, tuple("TRUE" for _ in befores))
 
 
 def paid_as_of_sql(
@@ -233,69 +244,112 @@ def _activated_by(as_of: date, key: str) -> tuple[str, Params]:
     return f'l."taken_at" < %({key})s', {key: end}
 
 
-def active_state_sql(dates: Sequence[date], known_at: datetime | None = None) -> tuple[str, Params]:
+def _state_expressions() -> tuple[str, str, Params]:
+    """The ``active`` and ``state`` stages' columns, built by ``loans/expressions.py``."""
+    book = expressions.columns("b", start="start")
+    paid = expressions.Column('b."paid"', MONEY)
+    rewound = expressions.Column('b."rewound"', BooleanField())
+    owed = expressions.outstanding(book, paid)
+    active = {
+        "outstanding": owed,
+        # As of today, as known now, the loan's stored figures hold; otherwise compute them.
+        "fully_paid": Case(
+            When(rewound, then=expressions.paid_installments(book, paid)),
+            default=expressions.Column('b."stored_fully_paid"', INTEGER),
+        ),
+        "principal": Case(
+            When(rewound, then=expressions.outstanding_principal(book, owed)),
+            default=expressions.Column('b."stored_principal"', MONEY),
+        ),
+        "falling_due": expressions.due_before(book, expressions.Column('b."as_of"', DateField())),
+    }
+    row = expressions.columns("a", start="start")
+    falling_due = expressions.Column('a."falling_due"', INTEGER)
+    fully_paid = expressions.Column('a."fully_paid"', INTEGER)
+    state = {
+        "missed": expressions.missed_installments(
+            row, falling_due=falling_due, fully_paid=fully_paid
+        ),
+        "dpd": expressions.days_past_due(
+            row,
+            as_of=expressions.Column('a."as_of"', DateField()),
+            falling_due=falling_due,
+            fully_paid=fully_paid,
+        ),
+    }
+    params: Params = {}
+    compiled = {}
+    for name, expression in {**active, **state}.items():
+        compiled[name], expression_params = expressions.sql(expression)
+        params.update(expression_params)
+    active_sql = ", ".join(f'{compiled[name]} AS "{name}"' for name in active)
+    state_sql = ", ".join(f'{compiled[name]} AS "{name}"' for name in state)
+    return active_sql, state_sql, params
+
+
+def active_state_sql(
+    dates: Sequence[date], known_at: datetime | None = None, *, read_twice: bool = False
+) -> tuple[str, Params]:
     """``WITH`` clauses ending in ``state``: one row per loan active as of each date.
 
     Columns: ``as_of``, ``id``, ``customer_id``, ``outstanding``, ``principal``,
-    ``missed`` and ``dpd``. The SQL twin of ``billing.state.loan_state`` and
-    ``billing.portfolio.outstanding_principal``:
-
-    * paid in full: ``fully_paid`` instalments (the first ``div(paid,
-      instalment)``, whole instalments; an active loan owes something, so at most
-      ``term − 1``);
-    * falling due strictly before *D*: ``(D − start − 1) / 7``, 0 to ``term``;
-    * missed: the difference; days past due: *D* − the due date of the first
-      unpaid instalment when any is missed;
-    * principal: ``outstanding × amount / total`` half-up to the cent, exactly:
-      ``div(200·o·a + t, 2·t) / 100`` on whole numbers.
+    ``missed`` and ``dpd``, each built by ``loans/expressions.py`` (the SQL twins
+    of ``billing.state.loan_state`` and ``billing.portfolio.outstanding_principal``).
+    A loan's figures as of today, as known now, are its stored ones
+    (``paid_installments``, ``outstanding_principal``); for another date they are
+    computed from what it had been paid then, unless no later payment changed it.
 
     Several dates share one scan of the loans and of the later payments.
+
+    ``read_twice``: the statement reads ``state`` twice. When a loan's state is
+    its stored columns, it is cheaper to scan the loans twice, in parallel,
+    than to write every row aside; when it takes a join to the ledger, the rows
+    are computed once and kept (``MATERIALIZED``).
     """
     paid = paid_as_of_sql(dates, known_at=known_at)
+    kept = "MATERIALIZED" if paid.join else "NOT MATERIALIZED"
     activated_sql, activated_sql_params = _activated(known_at)
     params: Params = {**paid.params, **activated_sql_params}
     columns = (
         'l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount", '
-        f'l."term_weeks", {_START} AS "start"'
+        f'l."term_weeks", {_START} AS "start", l."paid_installments" AS "stored_fully_paid", '
+        'l."outstanding_principal" AS "stored_principal"'
     )
     if len(dates) == 1:
         activated, activated_params = _activated_by(dates[0], "activated_before_0")
         params.update(activated_params, as_of_0=dates[0])
         book = (
-            f'SELECT {columns}, %(as_of_0)s::date AS "as_of", {paid.expr} AS "paid" '
+            f'SELECT {columns}, %(as_of_0)s::date AS "as_of", {paid.expr} AS "paid", '
+            f'{paid.rewound[0]} AS "rewound" '
             f'FROM "{LOAN_TABLE}" l {paid.join} WHERE {activated_sql} AND {activated}'
         )
     else:
         values = []
-        for index, (day, expr) in enumerate(zip(dates, paid.exprs, strict=True)):
+        for index, (day, expr, rewound) in enumerate(
+            zip(dates, paid.exprs, paid.rewound, strict=True)
+        ):
             activated, activated_params = _activated_by(day, f"activated_before_{index}")
             params.update(activated_params)
             params[f"as_of_{index}"] = day
-            values.append(f"(%(as_of_{index})s::date, {expr}, {activated})")
+            values.append(f"(%(as_of_{index})s::date, {expr}, {rewound}, {activated})")
         book = (
-            f'SELECT {columns}, v."as_of", v."paid" FROM "{LOAN_TABLE}" l {paid.join} '
-            f'CROSS JOIN LATERAL (VALUES {", ".join(values)}) AS v("as_of", "paid", "activated") '
+            f'SELECT {columns}, v."as_of", v."paid", v."rewound" FROM "{LOAN_TABLE}" l '
+            f"{paid.join} CROSS JOIN LATERAL (VALUES {', '.join(values)}) "
+            'AS v("as_of", "paid", "rewound", "activated") '
             f'WHERE {activated_sql} AND v."activated"'
         )
+    active_columns, state_columns, figure_params = _state_expressions()
+    params.update(figure_params)
     sql = f"""
     book AS ({book}),
     active AS (
-        SELECT b.*, b."total_amount" - b."paid" AS "outstanding",
-               LEAST(b."term_weeks" - 1, div(b."paid", b."installment_amount")::int)
-                   AS "fully_paid",
-               LEAST(b."term_weeks", GREATEST(0, (b."as_of" - b."start" - 1) / 7))
-                   AS "falling_due"
+        SELECT b."as_of", b."id", b."customer_id", b."start", {active_columns}
         FROM book b
         WHERE b."paid" < b."total_amount"
     ),
-    state AS MATERIALIZED (
-        SELECT a."as_of", a."id", a."customer_id", a."outstanding",
-               (div(200 * a."outstanding" * a."amount" + a."total_amount",
-                    2 * a."total_amount") / 100)::numeric(14, 2) AS "principal",
-               GREATEST(0, a."falling_due" - a."fully_paid") AS "missed",
-               CASE WHEN a."falling_due" > a."fully_paid"
-                    THEN a."as_of" - (a."start" + 7 * (a."fully_paid" + 1))
-                    ELSE 0 END AS "dpd"
+    state AS {kept if read_twice else ""} (
+        SELECT a."as_of", a."id", a."customer_id", a."outstanding", a."principal",
+               {state_columns}
         FROM active a
     )"""
     return sql, params
@@ -307,66 +361,85 @@ def portfolio_as_of(*, as_of: date, known_at: datetime | None = None) -> Portfol
     return figures
 
 
+def _band_lows(buckets: tuple[Bucket, ...]) -> list[int]:
+    """The first day of every band of days past due: each bucket's first day, and the
+    day after each PAR threshold. A band lies within one bucket and wholly on one side
+    of every threshold, so buckets and PAR numerators are exact sums of bands."""
+    return sorted({bucket.low for bucket in buckets} | {days + 1 for days in PAR_DAYS})
+
+
 def portfolio_as_of_dates(
     *, dates: Sequence[date], known_at: datetime | None = None
 ) -> list[PortfolioFigures]:
     """:func:`portfolio_as_of` for several dates in one statement (the admin's trend)."""
     buckets = dpd_buckets()
-    state, params = active_state_sql(dates, known_at)
-    par = ", ".join(
-        f'COALESCE(SUM(s."principal") FILTER (WHERE s."dpd" > {days}), 0)' for days in PAR_DAYS
+    lows = _band_lows(buckets)
+    state, params = active_state_sql(dates, known_at, read_twice=True)
+    delinquent, delinquent_params = expressions.sql(
+        expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
     )
-    # One row per date and bucket that has loans: bucket 0 is current, i the i-th bucket
-    # (width_bucket over the buckets' first days); a date's totals are the exact sums
-    # of its rows.
+    params.update(delinquent_params)
+    # One row per date, band of days past due (0: current, i: from lows[i - 1]) and
+    # delinquency, with its loans, outstanding and principal: two sums a loan.
     sql = f"""
     WITH {state},
-    per_bucket AS (
-        SELECT s."as_of", width_bucket(s."dpd", %(lows)s::int[]) AS "bucket", COUNT(*) AS "n",
-               COALESCE(SUM(s."outstanding"), 0) AS "outstanding",
-               COALESCE(SUM(s."principal"), 0) AS "principal", {par},
-               COUNT(*) FILTER (WHERE s."missed" >= %(delinquent)s) AS "delinquent"
+    per_band AS (
+        SELECT s."as_of", width_bucket(s."dpd", %(lows)s::int[]) AS "band",
+               {delinquent} AS "delinquent", COUNT(*) AS "n",
+               SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
         FROM state s
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
     ),
     customers AS (
-        SELECT d."as_of", COUNT(DISTINCT d."customer_id") AS "n"
-        FROM state d WHERE d."missed" >= %(delinquent)s GROUP BY 1
+        SELECT d."as_of", COUNT(*) AS "n"
+        FROM (SELECT s."as_of", s."customer_id" FROM state s WHERE {delinquent} GROUP BY 1, 2) d
+        GROUP BY 1
     )
     SELECT p.*, COALESCE(c."n", 0)
-    FROM per_bucket p LEFT JOIN customers c ON c."as_of" = p."as_of"
+    FROM per_band p LEFT JOIN customers c ON c."as_of" = p."as_of"
     """
-    params.update(lows=[bucket.low for bucket in buckets], delinquent=DELINQUENT_AFTER_MISSED)
+    params["lows"] = lows
+    rows: dict[date, list[tuple]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows: dict[date, dict[int, tuple]] = {}
-        for day, bucket, *values in cursor.fetchall():
-            rows.setdefault(day, {})[bucket] = tuple(values)
-    return [_figures(day, buckets, rows.get(day, {})) for day in dates]
+        for day, *values in cursor.fetchall():
+            rows.setdefault(day, []).append(tuple(values))
+    return [_figures(day, buckets, lows, rows.get(day, [])) for day in dates]
 
 
-def _figures(as_of: date, buckets: tuple[Bucket, ...], rows: dict[int, tuple]) -> PortfolioFigures:
-    """A date's figures from its rows ``bucket index -> (loans, outstanding, principal,
-    PAR numerators…, delinquent loans, delinquent customers)``."""
-    empty = (0, ZERO, ZERO, *[ZERO] * len(PAR_DAYS), 0, 0)
-    per_bucket = [rows.get(index, empty) for index in range(len(buckets) + 1)]
-    principal = sum((row[2] for row in per_bucket), ZERO)
-    at_risk = [sum((row[3 + n] for row in per_bucket), ZERO) for n in range(len(PAR_DAYS))]
+def _figures(
+    as_of: date, buckets: tuple[Bucket, ...], lows: list[int], rows: list[tuple]
+) -> PortfolioFigures:
+    """A date's figures from its rows ``(band, delinquent, loans, outstanding, principal,
+    delinquent customers)``."""
+    bucket_lows = [bucket.low for bucket in buckets]
+    per_bucket = [[0, ZERO, ZERO] for _ in range(len(buckets) + 1)]
+    at_risk = dict.fromkeys(PAR_DAYS, ZERO)
+    delinquent_loans = delinquent_customers = 0
+    for band, delinquent, loans, outstanding, principal, customers in rows:
+        low = lows[band - 1] if band else 0
+        figures = per_bucket[bisect.bisect_right(bucket_lows, low)]
+        figures[0] += loans
+        figures[1] += outstanding
+        figures[2] += principal
+        for days in PAR_DAYS:
+            if low > days:
+                at_risk[days] += principal
+        delinquent_loans += loans if delinquent else 0
+        delinquent_customers = customers
+    principal = sum((figures[2] for figures in per_bucket), ZERO)
     return PortfolioFigures(
         as_of=as_of,
-        active_loans=sum(row[0] for row in per_bucket),
-        gross_outstanding=sum((row[1] for row in per_bucket), ZERO),
+        active_loans=sum(figures[0] for figures in per_bucket),
+        gross_outstanding=sum((figures[1] for figures in per_bucket), ZERO),
         outstanding_principal=principal,
-        par={
-            str(days): ratio(amount, principal)
-            for days, amount in zip(PAR_DAYS, at_risk, strict=True)
-        },
+        par={str(days): ratio(at_risk[days], principal) for days in PAR_DAYS},
         buckets=[
-            BucketFigures(name, row[0], row[1], row[2])
-            for name, row in zip(bucket_names(buckets), per_bucket, strict=True)
+            BucketFigures(name, *figures)
+            for name, figures in zip(bucket_names(buckets), per_bucket, strict=True)
         ],
-        delinquent_loans=sum(row[3 + len(PAR_DAYS)] for row in per_bucket),
-        delinquent_customers=max(row[4 + len(PAR_DAYS)] for row in per_bucket),
+        delinquent_loans=delinquent_loans,
+        delinquent_customers=delinquent_customers,
     )
 
 

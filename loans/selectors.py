@@ -28,7 +28,6 @@ from django.db.models import (
     DecimalField,
     Expression,
     F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
@@ -44,13 +43,13 @@ from django.utils import timezone
 from billing.money import MAX_DIGITS, MONEY_PLACES, ZERO
 from billing.schedule import due_date
 from billing.state import (
-    DELINQUENT_AFTER_MISSED,
     InstallmentState,
     LoanState,
     installment_states,
     loan_state,
 )
 from customers.models import Customer
+from loans import expressions
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans.api.errors import NotFoundError
 from payments.models import PaymentDetail
@@ -204,119 +203,48 @@ def _known_sql(column: str, clock: Clock) -> tuple[str, list]:
     return f"{column} <= %s", [clock.known_at]
 
 
-class LoanExpression(Expression):
-    """A SQL expression over a loan row's columns, written as a template.
+def _sum_per_loan(rows: QuerySet[PaymentDetail]) -> Subquery:
+    total = rows.order_by().values("loan").annotate(total=Sum("amount")).values("total")
+    return Subquery(total, output_field=MONEY)
 
-    ``{term_weeks}``, ``{total_amount}``… stand for the loan's columns and are
-    compiled by Django, so the expression keeps working under whatever alias
-    the loan table gets (inside a subquery, say). ``%s`` placeholders take
-    ``params`` in order.
+
+def paid_expression(clock: Clock) -> Expression:
+    """What a loan (a row of a queryset over ``Loan``) had been paid at ``clock``.
+
+    Today as known now: its ``paid_amount``. Otherwise one correlated sum over
+    its ledger rows: the later payments rewound from ``paid_amount`` (as known
+    now), or the rows in force at ``known_at`` added up.
     """
-
-    COLUMNS = (
-        "id",
-        "term_weeks",
-        "start_date",
-        "total_amount",
-        "installment_amount",
-        "paid_amount",
-    )
-
-    def __init__(self, template: str, params: list, output_field) -> None:
-        super().__init__(output_field=output_field)
-        self.template = template
-        self.params = params
-        self.columns = [F(name) for name in self.COLUMNS]
-
-    def get_source_expressions(self):
-        return self.columns
-
-    def set_source_expressions(self, exprs):
-        self.columns = list(exprs)
-
-    def resolve_expression(
-        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
-    ):
-        clone = self.copy()
-        clone.is_summary = summarize
-        clone.columns = [
-            column.resolve_expression(query, allow_joins, reuse, summarize, for_save)
-            for column in self.columns
-        ]
-        return clone
-
-    def as_sql(self, compiler, connection):
-        names = {}
-        for name, column in zip(self.COLUMNS, self.columns, strict=True):
-            names[name], _ = compiler.compile(column)
-        return "(" + self.template.format(**names) + ")", list(self.params)
-
-
-# SQL twin of billing.state.due_before: instalments due strictly before %s.
-_DUE_BEFORE = "LEAST({term_weeks}, GREATEST(0, (%s::date - {start_date} - 1) / 7))"
-
-
-def _missed_template(paid: str) -> str:
-    """Missed instalments of a loan that had been paid ``paid`` (SQL), as a template.
-
-    Placeholders: the loan's columns; ``%s`` parameters: the date, then ``paid``'s twice.
-    """
-    fully_paid = (
-        f"CASE WHEN {paid} >= {{total_amount}} THEN {{term_weeks}} "
-        f"ELSE LEAST({{term_weeks}} - 1, FLOOR({paid} / {{installment_amount}})::int) END"
-    )
-    return (
-        "CASE WHEN {start_date} IS NULL THEN 0 "
-        f"ELSE GREATEST(0, {_DUE_BEFORE} - ({fully_paid})) END"
-    )
-
-
-def _paid_correlated_sql(clock: Clock) -> tuple[str, list]:
-    """SQL for what one loan (``{id}``) had been paid at ``clock``, correlated per row."""
     if clock.current:
-        return "{paid_amount}", []
+        return F("paid_amount")
+    rows = PaymentDetail.objects.filter(loan=OuterRef("pk"))
     if clock.known_at is None:
-        return (
-            f'({{paid_amount}} - COALESCE((SELECT SUM(d."amount") FROM "{DETAILS}" d '
-            f'WHERE d."loan_id" = {{id}} AND d."superseded_at" IS NULL '
-            f'AND d."paid_at" >= %s), 0))',
-            [clock.until],
+        later = visible_details(rows, None).filter(paid_at__gte=clock.until)
+        return F("paid_amount") - Coalesce(_sum_per_loan(later), ZERO, output_field=MONEY)
+    so_far = visible_details(rows, clock.known_at).filter(paid_at__lt=clock.until)
+    return Coalesce(_sum_per_loan(so_far), ZERO, output_field=MONEY)
+
+
+def missed_installments_sql(as_of: date, known_at: datetime | None = None) -> Expression:
+    """SQL twin of ``billing.state.loan_state(...).missed_installments`` (an activated loan).
+
+    Today as known now it reads the loan's stored ``paid_installments``.
+    """
+    clock = Clock(as_of, known_at)
+    if clock.current:
+        return expressions.missed_installments_as_of(
+            expressions.LOAN, as_of=as_of, fully_paid=F("paid_installments")
         )
-    visible, params = _visible_sql("d", clock.known_at)
-    return (
-        f'COALESCE((SELECT SUM(d."amount") FROM "{DETAILS}" d '
-        f'WHERE d."loan_id" = {{id}} AND {visible} AND d."paid_at" < %s), 0)',
-        [*params, clock.until],
+    return expressions.missed_installments_as_of(
+        expressions.LOAN, as_of=as_of, paid=paid_expression(clock)
     )
 
 
-def missed_installments_sql(as_of: date, known_at: datetime | None = None) -> LoanExpression:
-    """SQL twin of ``billing.state.loan_state(...).missed_installments`` (an activated loan)."""
-    clock = Clock(as_of, known_at)
-    paid, paid_params = _paid_correlated_sql(clock)
-    return LoanExpression(
-        _missed_template(paid), [as_of, *paid_params, *paid_params], output_field=IntegerField()
-    )
-
-
-def overdue_amount_sql(as_of: date, known_at: datetime | None = None) -> LoanExpression:
+def overdue_amount_sql(as_of: date, known_at: datetime | None = None) -> Expression:
     """SQL twin of ``billing.state.loan_state(...).overdue_amount`` (an activated loan)."""
-    clock = Clock(as_of, known_at)
-    paid, paid_params = _paid_correlated_sql(clock)
-    cumulative = (
-        f"CASE WHEN {_DUE_BEFORE} >= {{term_weeks}} THEN {{total_amount}} "
-        f"ELSE {{installment_amount}} * {_DUE_BEFORE} END"
+    return expressions.overdue_amount_as_of(
+        expressions.LOAN, paid=paid_expression(Clock(as_of, known_at)), as_of=as_of
     )
-    template = (
-        ("CASE WHEN {start_date} IS NULL THEN 0 ELSE GREATEST(0, {cumulative} - {paid}) END")
-        .replace("{cumulative}", cumulative)
-        .replace("{paid}", paid)
-    )
-    return LoanExpression(template, [as_of, as_of, *paid_params], output_field=MONEY)
-
-
-def _loan_columns() -> dict[str, str]:
-    return {name: f'l."{Loan._meta.get_field(name).column}"' for name in LoanExpression.COLUMNS}
 
 
 def _delinquent_ids_sql(clock: Clock) -> RawSQL:
@@ -327,14 +255,17 @@ def _delinquent_ids_sql(clock: Clock) -> RawSQL:
     loan: seconds at 100,000 loans). Same arithmetic, same answer.
     """
     sub, paid, sub_params = _paid_by_loan_sql(clock)
-    missed = _missed_template(paid).format(**_loan_columns())
+    missed = expressions.missed_installments_as_of(
+        expressions.columns("l"), as_of=clock.as_of, paid=expressions.Column(paid, MONEY)
+    )
+    delinquent, delinquent_params = expressions.sql_positional(expressions.is_delinquent(missed))
     activated, activated_params = _known_sql('l."activated_at"', clock)
     sql = (
         f'SELECT l."id" FROM "{LOANS}" l '
         f'LEFT JOIN ({sub}) x ON x."loan_id" = l."id" '
-        f"WHERE {activated} AND ({missed}) >= %s"
+        f"WHERE {activated} AND {delinquent}"
     )
-    params = [*sub_params, *activated_params, clock.as_of, DELINQUENT_AFTER_MISSED]
+    params = [*sub_params, *activated_params, *delinquent_params]
     # Identifiers come from the models; every value is a bound parameter.
     return RawSQL(sql, params)  # noqa: S611
 
@@ -365,10 +296,8 @@ def filter_delinquent_loans(
         ids = _delinquent_ids_sql(clock)
         return queryset.filter(id__in=ids) if delinquent else queryset.exclude(id__in=ids)
     # Today or later, as known now: arithmetic over each loan's own columns, no subquery.
-    annotated = queryset.annotate(missed=missed_installments_sql(as_of))
-    if delinquent:
-        return annotated.filter(missed__gte=DELINQUENT_AFTER_MISSED)
-    return annotated.filter(missed__lt=DELINQUENT_AFTER_MISSED)
+    now = expressions.is_delinquent(missed_installments_sql(as_of))
+    return queryset.filter(now) if delinquent else queryset.exclude(now)
 
 
 def filter_delinquent_customers(
@@ -573,32 +502,26 @@ def customer_balance(
     }
 
 
-def _debt_sql(clock: Clock) -> RawSQL:
+def _debt_expression(clock: Clock) -> Coalesce:
     """Per customer row: what its loans that existed at ``clock`` still owed (correlated)."""
-    paid_template, paid_params = _paid_correlated_sql(clock)
-    paid = paid_template.format(**_loan_columns())
-    created, created_params = _known_sql('l."created_at"', clock)
-    activated, activated_params = _known_sql('l."activated_at"', clock)
-    not_rejected = 'l."rejected_at" IS NULL OR l."rejected_at" >= %s'
-    not_rejected_params: list = [clock.until]
+    loans = filter_existing_loans(Loan.objects.filter(customer=OuterRef("pk")), clock)
+    not_rejected = Q(rejected_at__isnull=True) | Q(rejected_at__gte=clock.until)
     if clock.known_at is not None:
-        not_rejected += ' OR l."rejected_at" > %s'
-        not_rejected_params.append(clock.known_at)
-    sql = (
-        f'SELECT COALESCE(SUM(GREATEST(0, l."total_amount" - {paid})), 0) FROM "{LOANS}" l '
-        f'WHERE l."customer_id" = "{Customer._meta.db_table}"."id" AND {created} '
-        f'AND (l."created_at" < %s OR ({activated} AND l."taken_at" < %s)) '
-        f"AND ({not_rejected})"
+        not_rejected |= Q(rejected_at__gt=clock.known_at)
+    owed = Greatest(
+        Value(ZERO),
+        expressions.outstanding(expressions.LOAN, paid_expression(clock)),
+        output_field=MONEY,
     )
-    params = [
-        *paid_params,
-        *created_params,
-        clock.until,
-        *activated_params,
-        clock.until,
-        *not_rejected_params,
-    ]
-    return RawSQL(sql, params, output_field=MONEY)  # noqa: S611
+    debt = (
+        loans.filter(not_rejected)
+        .order_by()
+        .annotate(owed=owed)
+        .values("customer")
+        .annotate(total=Sum("owed"))
+        .values("total")
+    )
+    return Coalesce(Subquery(debt, output_field=MONEY), ZERO, output_field=MONEY)
 
 
 def customer_balance_list(
@@ -614,7 +537,7 @@ def customer_balance_list(
     customers = Customer.objects.order_by("id")
     if known_at is not None:
         customers = customers.filter(created_at__lte=known_at)
-    debt = _open_debt() if clock.current else _debt_sql(clock)
+    debt = _open_debt() if clock.current else _debt_expression(clock)
     return customers.annotate(total_debt=debt).annotate(
         available_amount=Greatest(F("score") - F("total_debt"), Value(ZERO), output_field=MONEY)
     )

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.money import ZERO
 from billing.schedule import ScheduleError, make_terms, maximum_payment_date
 from customers.locking import customer_lock
 from customers.models import Customer
+from loans import expressions
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans import observability
 from mo_loans.api.errors import (
@@ -188,7 +188,7 @@ def loan_activate(*, external_id: str, taken_at: datetime | None = None) -> Loan
         )
         # One statement fixes every due date: start + 7 × number days.
         Installment.objects.filter(loan=loan).update(
-            due_date=RawSQL("%s::date + 7 * number", (start,))
+            due_date=expressions.due_date(start, F("number"))
         )
         _replay_if_backdated(loan, now)
         transaction.on_commit(

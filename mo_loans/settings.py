@@ -126,6 +126,8 @@ DATABASES = {
         client_check_interval_ms=config(
             "DATABASE_CLIENT_CHECK_INTERVAL_MS", default=1000, cast=int
         ),
+        # Room for the portfolio's hashes of a row per loan (docs/operations.md).
+        work_mem_mb=config("DATABASE_WORK_MEM_MB", default=64, cast=int),
         # The role `manage.py migrate` connects as (mo_loans.dbroles); the API
         # itself connects as DATABASE_USER, which owns nothing. Empty: the same.
         owner_user=config("DATABASE_OWNER_USER", default=""),

@@ -27,6 +27,24 @@ def test_every_connection_has_a_lock_and_a_statement_timeout():
     assert show("client_connection_check_interval") == "1s"
 
 
+@pytest.mark.django_db
+def test_every_connection_has_room_for_the_portfolio_hashes():
+    assert show("work_mem") == "64MB"
+
+
+def test_work_mem_comes_from_the_settings_value(tmp_path):
+    config = database_settings(
+        name="ledger",
+        user="lender",
+        password="",
+        host="db.internal",
+        port="5432",
+        embedded_data_dir=tmp_path,
+        work_mem_mb=16,
+    )
+    assert config["OPTIONS"]["options"].split()[-2:] == ["-c", "work_mem=16MB"]
+
+
 def test_the_timeouts_come_from_the_settings_values(tmp_path):
     config = database_settings(
         name="ledger",
