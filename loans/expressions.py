@@ -38,7 +38,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import Func
 from django.db.models.functions import Cast, Greatest, Least
-from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, IsNull
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, IsNull
 from django.db.models.sql import Query
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
@@ -135,6 +135,17 @@ def due_date(start: Input, number: Input) -> Expression:
     return PlusDays(_expr(start), _expr(number) * DAYS_IN_WEEK)
 
 
+def installment(loan: LoanTerms, number: Input) -> Expression:
+    """``Terms.installment_amounts()[number − 1]``: every instalment is
+    ``installment_amount`` but the last, which takes the remainder."""
+    last = loan.total_amount - loan.installment_amount * (loan.term_weeks - 1)
+    return Case(
+        When(Exact(_expr(number), loan.term_weeks), then=last),
+        default=loan.installment_amount,
+        output_field=MONEY,
+    )
+
+
 # --- billing.state ----------------------------------------------------------------
 
 
@@ -217,6 +228,16 @@ def days_past_due(
         ),
         default=Value(0),
         output_field=INTEGER,
+    )
+
+
+def paid_to_installment(*, paid: Input, earlier: Input, amount: Input) -> Expression:
+    """``installment_states``' share of one instalment: what ``paid`` leaves for it after
+    the ``earlier`` instalments, at most its ``amount``."""
+    return Least(
+        _expr(amount),
+        Greatest(Value(0, output_field=MONEY), _expr(paid) - _expr(earlier), output_field=MONEY),
+        output_field=MONEY,
     )
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Case, DateField, QuerySet, When
+from django.db.models import BooleanField, Case, DateField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -443,6 +443,13 @@ def _figures(
     )
 
 
+def _compiled(expression, params: Params) -> str:
+    """``expression``'s SQL, its parameters added to ``params``."""
+    text, expression_params = expressions.sql(expression)
+    params.update(expression_params)
+    return text
+
+
 def portfolio_collection(
     *, period_from: date, period_to: date, as_of: date, known_at: datetime | None = None
 ) -> CollectionFigures:
@@ -460,6 +467,31 @@ def portfolio_collection(
     activated, activated_params = _activated_by(as_of, "activated_before")
     activated_sql, activated_sql_params = _activated(known_at)
     rows, row_params = detail_rows_sql(known_at)
+    # Instalment k of loan b, for k from the first due on or after period_from
+    # to the last due on or before period_to.
+    book = expressions.columns("b", start="start")
+    number = expressions.Column("k", INTEGER)
+    due_params: Params = {}
+    due_day, due_amount, due_earlier, first_due, last_due = (
+        _compiled(expression, due_params)
+        for expression in (
+            expressions.due_date(book.start_date, number),
+            expressions.installment(book, number),
+            expressions.cumulative_due(book, number - 1),
+            expressions.due_before(book, period_from) + 1,
+            # Due strictly before the day after (added in SQL: no Python date follows 9999-12-31).
+            expressions.due_before(book, expressions.PlusDays(Value(period_to), Value(1))),
+        )
+    )
+    running = expressions.Column('r."base" + r."paid_so_far"', MONEY)
+    paid_to_it = _compiled(
+        expressions.paid_to_installment(
+            paid=running,
+            earlier=expressions.Column('r."before"', MONEY),
+            amount=expressions.Column('r."amount"', MONEY),
+        ),
+        due_params,
+    )
     end = _end_of(period_to)
     period_end = 'AND r."paid_at" < %(period_end)s' if end is not None else ""
     sql = f"""
@@ -470,15 +502,9 @@ def portfolio_collection(
         WHERE {activated_sql} AND {activated}
     ),
     due AS (
-        SELECT b."id" AS "loan_id", b."start" + 7 * k AS "day",
-               CASE WHEN k = b."term_weeks"
-                    THEN b."total_amount" - b."installment_amount" * (b."term_weeks" - 1)
-                    ELSE b."installment_amount" END AS "amount",
-               b."installment_amount" * (k - 1) AS "before", b."base"
-        FROM book b CROSS JOIN LATERAL generate_series(
-            GREATEST(1, (%(from)s::date - b."start" + 6) / 7),
-            LEAST(b."term_weeks", (%(to)s::date - b."start") / 7)
-        ) AS k
+        SELECT b."id" AS "loan_id", {due_day} AS "day", {due_amount} AS "amount",
+               {due_earlier} AS "before", b."base"
+        FROM book b CROSS JOIN LATERAL generate_series({first_due}, {last_due}) AS k
     ),
     paid AS (
         SELECT r."loan_id", (r."paid_at" AT TIME ZONE %(tz)s)::date AS "day", r."amount"
@@ -499,19 +525,17 @@ def portfolio_collection(
         FROM events e
     )
     SELECT COALESCE(SUM(r."amount"), 0),
-           COALESCE(SUM(LEAST(r."amount",
-                              GREATEST(0, r."base" + r."paid_so_far" - r."before"))), 0),
+           COALESCE(SUM({paid_to_it}), 0),
            (SELECT COALESCE(SUM(p."amount"), 0) FROM paid p)
     FROM running r
     WHERE r."kind" = 1
     """
     params = {
+        **due_params,
         **paid.params,
         **activated_params,
         **activated_sql_params,
         **row_params,
-        "from": period_from,
-        "to": period_to,
         "tz": timezone.get_current_timezone_name(),
         "period_start": day_start(period_from),
         "period_end": end,

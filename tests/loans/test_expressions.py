@@ -117,6 +117,31 @@ def test_schedule_and_principal_expressions_equal_billing(loan, start, number):
     assert got == (due_date(start, number), principal)
 
 
+@SETTINGS
+@given(loans(), st.data())
+def test_instalment_expressions_equal_the_schedule_and_its_states(loan, data):
+    terms, paid = loan
+    number = data.draw(st.integers(min_value=1, max_value=terms.term_weeks))
+    row = constants(terms, date(2026, 1, 1))
+    amounts = terms.installment_amounts()
+    earlier = sum(amounts[: number - 1], Decimal(0))
+    states = state.installment_states(
+        installments=[(n, date(2026, 1, 1), a) for n, a in enumerate(amounts, start=1)],
+        paid=paid,
+        as_of=date(2026, 1, 1),
+    )
+    got = evaluate(
+        expressions.installment(row, number),
+        expressions.cumulative_due(row, number - 1),
+        expressions.paid_to_installment(
+            paid=Value(paid, output_field=MONEY),
+            earlier=Value(earlier, output_field=MONEY),
+            amount=Value(amounts[number - 1], output_field=MONEY),
+        ),
+    )
+    assert got == (amounts[number - 1], earlier, states[number - 1].paid_amount)
+
+
 def test_a_loan_not_activated_misses_nothing_and_owes_nothing_overdue():
     terms = make_terms(amount=Decimal("100"), interest_rate=Decimal("0.1"), term_weeks=4)
     row = constants(terms, None)
