@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "mo_loans.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["mo_loans.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mo_loans.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "mo_loans.api.exception_handlers.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 

@@ -36,7 +36,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from mo_loans.api.errors import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
+from mo_loans.api.exception_handlers import (
+    DATABASE_UNAVAILABLE,
+    database_unavailable_response,
+    error_body,
+)
 from mo_loans.api.renderers import JsonResponse
 from mo_loans.db import request_transaction
 from mo_loans.models import IdempotencyKey

@@ -4,7 +4,7 @@ from django.core.paginator import InvalidPage
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
-from mo_loans.api.errors import NotFoundError
+from mo_loans.core.exceptions import NotFoundError
 
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
 

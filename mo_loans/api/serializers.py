@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from mo_loans import ids
-from mo_loans.api.errors import InvalidInputError, register_constraint_error
 from mo_loans.api.parsers import ExponentNumber
-from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
+from mo_loans.core.exceptions import InvalidInputError
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR, OUT_OF_RANGE
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -127,7 +128,7 @@ class BoundedDateTimeField(serializers.DateTimeField):
     as written, so the rule is the schema's pattern exactly (``YEAR_PATTERN``).
     """
 
-    _OUT_OF_RANGE = f"Must be a date-time in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
+    _OUT_OF_RANGE = OUT_OF_RANGE
     # DRF's own "overflow" (a value beyond Python's datetime once shifted) says the same.
     default_error_messages = {"out_of_range": _OUT_OF_RANGE, "overflow": _OUT_OF_RANGE}
 
@@ -148,7 +149,7 @@ class ExternalIdField(StrictCharField):
     Never trimmed or normalised: the id stored is exactly the id sent.
     """
 
-    default_error_messages = {"alphabet": f"Must be {ids.ALPHABET_DESCRIPTION}."}
+    default_error_messages = {"alphabet": ids.ALPHABET_ERROR}
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
@@ -163,32 +164,13 @@ class ExternalIdField(StrictCharField):
         return value
 
 
-# The CHECK constraints behind BoundedDateTimeField: should one trip, the same 400.
-for _constraint, _field in (
-    ("customer_preapproved_at_range", "preapproved_at"),
-    ("loan_taken_at_range", "taken_at"),
-):
-    register_constraint_error(
-        _constraint,
-        InvalidInputError,
-        code="invalid",
-        field=_field,
-        message=BoundedDateTimeField._OUT_OF_RANGE,
-    )
-
-# The CHECK constraints behind ExternalIdField: should one ever trip, it is the same 400.
-for _constraint in (
-    "customer_external_id_alphabet",
-    "loan_external_id_alphabet",
-    "payment_external_id_alphabet",
-):
-    register_constraint_error(
-        _constraint,
-        InvalidInputError,
-        code="invalid",
-        field="external_id",
-        message=ExternalIdField.default_error_messages["alphabet"],
-    )
+def flatten_messages(detail: Any) -> list[str]:
+    """DRF's nested error detail as a flat list of messages (``"key: message"`` when nested)."""
+    if isinstance(detail, dict):
+        return [f"{k}: {m}" for k, v in detail.items() for m in flatten_messages(v)]
+    if isinstance(detail, list):
+        return [m for item in detail for m in flatten_messages(item)]
+    return [str(detail)]
 
 
 class InputSerializer(serializers.Serializer):

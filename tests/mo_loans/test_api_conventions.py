@@ -94,11 +94,25 @@ def test_trailing_slash_is_never_redirected(client):
 def test_unmapped_integrity_error_becomes_a_4xx_not_a_500():
     from django.db import IntegrityError
 
-    from mo_loans.api.errors import exception_handler
+    from mo_loans.api.exception_handlers import exception_handler
 
     response = exception_handler(IntegrityError("boom"), {})
     assert response.status_code == 409
     assert response.data["code"] == "integrity_conflict"
+
+
+def test_the_handler_leaves_an_unknown_error_to_django():
+    from mo_loans.api.exception_handlers import exception_handler
+
+    assert exception_handler(RuntimeError("a bug"), {}) is None
+
+
+def test_domain_errors_carry_no_http_status():
+    from mo_loans.core import exceptions
+
+    for error in vars(exceptions).values():
+        if isinstance(error, type) and issubclass(error, Exception):
+            assert not hasattr(error, "status_code"), error
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/schema", "/api/customers"])
