@@ -77,6 +77,43 @@ class StrictDecimalField(serializers.DecimalField):
         return value
 
 
+def _more_digits(at_most: int) -> str:
+    return {0: "", 1: "[0-9]?"}.get(at_most, f"[0-9]{{0,{at_most}}}")
+
+
+# The syntax StrictDecimalField takes, as regular expressions for the schema, built from a
+# field's own digits: ``max_digits - decimal_places`` before the point, ``decimal_places``
+# after it (leading zeros aside, which callers allow with ``0*``).
+def decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number from zero."""
+    return rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,{places}}})?"
+
+
+def plain_decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number from zero, without leading zeros."""
+    return rf"(?:0|[1-9]{_more_digits(integer_digits - 1)})(?:\.[0-9]{{1,{places}}})?"
+
+
+def positive_decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number greater than zero: a digit from 1 before the point, or after it."""
+    fraction = "|".join(
+        "0" * zeros + "[1-9]" + _more_digits(places - 1 - zeros)
+        for zeros in reversed(range(places))
+    )
+    whole = rf"[1-9]{_more_digits(integer_digits - 1)}(?:\.[0-9]{{1,{places}}})?"
+    return rf"(?:{whole}|0\.(?:{fraction}))"
+
+
+def decimal_out_pattern(integer_digits: int, places: int) -> str:
+    """A number as DRF renders it: every place written, a sign when negative."""
+    return rf"-?[0-9]{{1,{integer_digits}}}\.[0-9]{{{places}}}"
+
+
+def rate_pattern(places: int) -> str:
+    """A number from 0 to 1."""
+    return rf"0*(?:0(?:\.[0-9]{{1,{places}}})?|1(?:\.0{{1,{places}}})?)"
+
+
 class MoneyField(StrictDecimalField):
     """Exact money: at most 12 integer digits and 2 decimals, rendered ``"110000.00"``.
 
