@@ -33,7 +33,6 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import uritemplate
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
@@ -87,8 +86,9 @@ ERROR_DESCRIPTIONS = {
     "503": "The database is unavailable or too busy; nothing was written, retry later.",
 }
 
-# A request body that may carry a body: DRF parses one for these methods only.
+# The methods whose request carries a body: DRF parses one for these only.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")  # /api/loans/{external_id}
 
 
 class InputSerializerExtension(OpenApiSerializerExtension):
@@ -237,7 +237,7 @@ class AutoSchema(openapi.AutoSchema):
         codes = {"400", "503"}  # invalid input (exception_handlers); the database away
         if self.view.get_permissions():  # HasAPIKeyOrThrottled: no valid key, too many failures
             codes |= {"401", "429"}
-        if uritemplate.variables(self.path) or self._get_pagination_parameters():
+        if _PATH_PARAMETER.search(self.path) or self._get_pagination_parameters():
             codes.add("404")  # no such resource; a page past the last
         if self.method in BODY_METHODS:  # a body: too large, not JSON; an integrity conflict
             codes |= {"409", "413", "415"}
