@@ -14,12 +14,11 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework import status
 
-from customers.models import Customer
+from customers.models import DUPLICATE_EXTERNAL_ID, Customer
 from customers.serializers import CustomerInputSerializer
-from customers.services import DUPLICATE_EXTERNAL_ID
-from mo_loans.api.errors import ApplicationError, InvalidInputError, flatten_messages
+from mo_loans.api.serializers import flatten_messages
+from mo_loans.core.exceptions import InvalidInputError, PayloadTooLargeError
 
 # The most rows one POST /api/customers/bulk may carry; bigger loads belong to
 # ``manage.py import_customers``. The body is also capped at MAX_REQUEST_BYTES.
@@ -40,11 +39,6 @@ class RowError:
     index: int
     field: str
     message: str
-
-
-class PayloadTooLargeError(ApplicationError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    code = "request_too_large"
 
 
 class InvalidRowsError(InvalidInputError):

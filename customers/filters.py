@@ -1,6 +1,7 @@
 import django_filters
 
 from customers.models import Customer
+from loans.selectors import filter_delinquent_customers
 from mo_loans.api.filters import DelinquencyFilterMixin
 
 
@@ -13,8 +14,6 @@ class CustomerFilter(DelinquencyFilterMixin):
         fields = ["status", "external_id", "delinquent", "as_of", "known_at"]
 
     def delinquent_queryset(self, queryset, *, delinquent, as_of, known_at):
-        from loans.selectors import filter_delinquent_customers
-
         return filter_delinquent_customers(
             queryset, delinquent=delinquent, as_of=as_of, known_at=known_at
         )

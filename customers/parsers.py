@@ -17,7 +17,21 @@ from collections.abc import Sequence
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 
+from customers import rules
 from customers.bulk import CUSTOMER_COLUMNS, REQUIRED_COLUMNS
+from mo_loans import ids
+from mo_loans.api.schema_docs import CSV_BODY
+from mo_loans.api.serializers import plain_decimal_pattern
+
+_SCORE = plain_decimal_pattern(
+    rules.SCORE_MAX_DIGITS - rules.SCORE_DECIMAL_PLACES, rules.SCORE_DECIMAL_PLACES
+)
+# The body in its simplest form, for the schema; the description names every accepted column.
+CSV_BODY_SCHEMA = {
+    "type": "string",
+    "description": CSV_BODY,
+    "pattern": rf"^{','.join(REQUIRED_COLUMNS)}(?:\r?\n{ids.PATTERN},{_SCORE})*\r?\n?$",
+}
 
 
 def csv_header_errors(header: Sequence[str]) -> list[str]:

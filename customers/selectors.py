@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from customers.models import Customer
-from mo_loans.api.errors import NotFoundError
+from mo_loans.core.exceptions import NotFoundError
 
 
 def customer_get(*, external_id: str, known_at: datetime | None = None) -> Customer:

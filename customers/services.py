@@ -7,18 +7,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from customers.models import Customer
-from mo_loans.api.errors import InvalidInputError, register_constraint_error
+from customers.models import DUPLICATE_EXTERNAL_ID, Customer
+from mo_loans.core.constraints import violation_error
 
-DUPLICATE_EXTERNAL_ID = "A customer with this external_id already exists."
-
-register_constraint_error(
-    "customer_external_id_unique",
-    InvalidInputError,
-    code="duplicate_external_id",
-    field="external_id",
-    message=DUPLICATE_EXTERNAL_ID,
-)
+__all__ = ["DUPLICATE_EXTERNAL_ID", "customer_create", "customer_update"]
 
 
 def customer_create(
@@ -31,13 +23,9 @@ def customer_create(
 ) -> Customer:
     """Create an active customer. A duplicate ``external_id`` is a 400."""
     if Customer.objects.filter(external_id=external_id).exists():
-        raise InvalidInputError(
-            DUPLICATE_EXTERNAL_ID,
-            code="duplicate_external_id",
-            fields={"external_id": [DUPLICATE_EXTERNAL_ID]},
-        )
-    # The unique constraint settles a race between two creates; the exception
-    # handler maps its IntegrityError to the same 400.
+        raise violation_error(Customer, "customer_external_id_unique")
+    # The unique constraint settles a race between two creates: its IntegrityError
+    # is the same error (mo_loans.core.constraints).
     return Customer.objects.create(
         external_id=external_id,
         score=score,

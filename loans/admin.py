@@ -23,7 +23,7 @@ from billing.state import InstallmentState, installment_states
 from loans import selectors, services
 from loans.models import Installment, Loan
 from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
-from mo_loans.api.errors import ApplicationError
+from mo_loans.core.exceptions import ApplicationError
 
 
 def schedule_as_of_today(loan: Loan) -> dict[int, InstallmentState]:

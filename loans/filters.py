@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from billing.buckets import bucket_names
 from loans import portfolio, selectors
 from loans.models import Loan
-from mo_loans.api.errors import InvalidInputError
 from mo_loans.api.filters import DelinquencyFilterMixin
+from mo_loans.core.exceptions import InvalidInputError
 
 
 class BucketField(forms.CharField):

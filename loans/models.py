@@ -6,7 +6,9 @@ from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS, Terms
 from customers.models import Customer
 from loans import expressions
 from mo_loans import ids
-from mo_loans.limits import INSTANT_END, INSTANT_MIN
+from mo_loans.limits import INSTANT_END, INSTANT_MIN, OUT_OF_RANGE
+
+DUPLICATE_EXTERNAL_ID = "A loan with this external_id already exists."
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -74,15 +76,25 @@ class Loan(models.Model):
             models.Index(fields=["start_date"], name="loan_start_date"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["external_id"], name="loan_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                name="loan_external_id_unique",
+                violation_error_code="duplicate_external_id",
+                violation_error_message=DUPLICATE_EXTERNAL_ID,
+            ),
             models.CheckConstraint(
-                condition=Q(external_id__regex=ids.DB_PATTERN), name="loan_external_id_alphabet"
+                condition=Q(external_id__regex=ids.DB_PATTERN),
+                name="loan_external_id_alphabet",
+                violation_error_code="invalid",
+                violation_error_message=ids.ALPHABET_ERROR,
             ),
             # Written in the years 1900-2200 (mo_loans.limits): every time zone can show it.
             models.CheckConstraint(
                 condition=Q(taken_at__isnull=True)
                 | Q(taken_at__gte=INSTANT_MIN, taken_at__lt=INSTANT_END),
                 name="loan_taken_at_range",
+                violation_error_code="invalid",
+                violation_error_message=OUT_OF_RANGE,
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="loan_amount_positive"),
             models.CheckConstraint(

@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from billing.portfolio import PAR_DAYS
 from loans.portfolio import today
-from mo_loans.api.errors import InvalidInputError
 from mo_loans.api.serializers import AsOfQuerySerializer
+from mo_loans.core.exceptions import InvalidInputError
 
 MAX_PERIOD_YEARS = 3
 

@@ -51,7 +51,7 @@ from billing.state import (
 from customers.models import Customer
 from loans import expressions
 from loans.models import OPEN_STATUSES, Installment, Loan
-from mo_loans.api.errors import NotFoundError
+from mo_loans.core.exceptions import NotFoundError
 from payments.models import PaymentDetail
 
 MONEY = DecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_PLACES)

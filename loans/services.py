@@ -17,25 +17,12 @@ from customers.models import Customer
 from loans import expressions
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans import observability
-from mo_loans.api.errors import (
-    BusinessRuleError,
-    InvalidInputError,
-    NotFoundError,
-    register_constraint_error,
-)
+from mo_loans.core.constraints import violation_error
+from mo_loans.core.exceptions import BusinessRuleError, InvalidInputError, NotFoundError
 from mo_loans.db import write_transaction
 from payments import ledger
 
-DUPLICATE_EXTERNAL_ID = "A loan with this external_id already exists."
 EARLIEST = datetime.min.replace(tzinfo=UTC)
-
-register_constraint_error(
-    "loan_external_id_unique",
-    InvalidInputError,
-    code="duplicate_external_id",
-    field="external_id",
-    message=DUPLICATE_EXTERNAL_ID,
-)
 
 
 def _unknown_customer(external_id: str) -> InvalidInputError:
@@ -86,11 +73,7 @@ def loan_create(
         if customer is None:
             raise _unknown_customer(customer_external_id)
         if Loan.objects.filter(external_id=external_id).exists():
-            raise InvalidInputError(
-                DUPLICATE_EXTERNAL_ID,
-                code="duplicate_external_id",
-                fields={"external_id": [DUPLICATE_EXTERNAL_ID]},
-            )
+            raise violation_error(Loan, "loan_external_id_unique")
         if customer.status != Customer.Status.ACTIVE:
             raise BusinessRuleError(
                 "The customer is inactive and cannot take new loans.", code="customer_inactive"

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.urls import register_converter
+
+from mo_loans.ids import ExternalIdConverter
 
 
 class MoLoansConfig(AppConfig):
@@ -8,11 +11,8 @@ class MoLoansConfig(AppConfig):
     verbose_name = "MO Loans"
 
     def ready(self) -> None:
-        from django.urls import register_converter
-
-        from mo_loans.ids import ExternalIdConverter
-
         # <id:external_id> in the apps' URL patterns: a segment in the id alphabet.
         register_converter(ExternalIdConverter, "id")
-        # drf-spectacular extensions register when their module is imported.
-        from mo_loans.api import auth, schema  # noqa: F401
+        # drf-spectacular extensions register when their module is imported; these
+        # modules use models, so only once the app registry is ready.
+        from mo_loans.api import auth, schema  # noqa: F401, PLC0415

@@ -20,6 +20,8 @@ MAX_LENGTH = 60
 # Inside a bracket expression, in the same syntax for Python and PostgreSQL.
 _CHARACTERS = "A-Za-z0-9._:@-"
 ALPHABET_DESCRIPTION = "1–60 characters: ASCII letters, digits and - _ . : @"
+# What the serializers, the admin's form and the CHECK constraints say of any other id.
+ALPHABET_ERROR = f"Must be {ALPHABET_DESCRIPTION}."
 
 # One character of an id.
 CHARACTER_CLASS = f"[{_CHARACTERS}]"

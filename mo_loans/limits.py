@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 DATETIME_MIN_YEAR = 1900
 DATETIME_MAX_YEAR = 2200
+# What the serializers and the CHECK constraints say of a date-time outside them.
+OUT_OF_RANGE = f"Must be a date-time in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
 # Every instant such a date-time names, whatever its offset (always less than a day):
 # the database's CHECK constraints.
 INSTANT_MIN = datetime(DATETIME_MIN_YEAR - 1, 12, 30, tzinfo=UTC)

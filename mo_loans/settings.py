@@ -166,8 +166,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["mo_loans.api.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "mo_loans.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["mo_loans.api.filters.FilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mo_loans.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "mo_loans.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "mo_loans.api.exception_handlers.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -189,11 +189,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Docstrings are for developers; what a client reads is in mo_loans/api/schema_docs.py.
     "DISABLE_DOCSTRING_DESCRIPTIONS": True,
-    # Error answers, precise pagination parameters, Idempotency-Key and links.
+    # Named enums, client-facing texts, page examples and links (mo_loans.api.schema).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mo_loans.api.schema.postprocess_schema",
     ],
+    # By name, with the Idempotency-Key header last.
+    "SORT_OPERATION_PARAMETERS": "mo_loans.api.schema.parameter_order",
     # /api/…/{external_id} path parameters: the id alphabet (mo_loans.ids).
     "PATH_CONVERTER_OVERRIDES": {
         "id": {

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
-from mo_loans.api.errors import ApplicationError
+from mo_loans.core.exceptions import ApplicationError
 from payments import services
 from payments.models import Payment, PaymentDetail
 

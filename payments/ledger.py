@@ -22,7 +22,7 @@ from billing.replay import LedgerLoan, LedgerPayment, Replay, replay, split
 from customers.models import Customer
 from loans.models import Loan
 from mo_loans import observability
-from mo_loans.api.errors import BusinessRuleError
+from mo_loans.core.exceptions import BusinessRuleError
 from payments.models import Payment, PaymentDetail
 
 # Loans that payments may have paid: taken, and owing now or paid off since.

@@ -6,6 +6,8 @@ from customers.models import Customer
 from loans.models import Loan, money_field
 from mo_loans import ids
 
+DUPLICATE_EXTERNAL_ID = "A payment with this external_id already exists."
+
 
 class Payment(models.Model):
     """A (re)payment as it was received. Append-only: never deleted; the one change
@@ -46,10 +48,17 @@ class Payment(models.Model):
             models.Index(fields=["paid_at"], name="payment_paid_at"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["external_id"], name="payment_external_id_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                name="payment_external_id_unique",
+                violation_error_code="duplicate_external_id",
+                violation_error_message=DUPLICATE_EXTERNAL_ID,
+            ),
             models.CheckConstraint(
                 condition=Q(external_id__regex=ids.DB_PATTERN),
                 name="payment_external_id_alphabet",
+                violation_error_code="invalid",
+                violation_error_message=ids.ALPHABET_ERROR,
             ),
             models.CheckConstraint(
                 condition=Q(total_amount__gt=0), name="payment_total_amount_positive"

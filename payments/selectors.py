@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from mo_loans.api.errors import NotFoundError
+from mo_loans.core.exceptions import NotFoundError
 from payments.models import Payment, PaymentDetail
 
 

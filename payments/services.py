@@ -28,28 +28,15 @@ from customers.locking import customer_lock
 from customers.models import Customer
 from loans.models import Loan
 from mo_loans import observability
-from mo_loans.api.errors import (
-    BusinessRuleError,
-    InvalidInputError,
-    NotFoundError,
-    register_constraint_error,
-)
+from mo_loans.core.constraints import violation_error
+from mo_loans.core.exceptions import BusinessRuleError, InvalidInputError, NotFoundError
 from mo_loans.db import write_transaction
 from payments import ledger
 from payments.models import Payment
 
-DUPLICATE_EXTERNAL_ID = "A payment with this external_id already exists."
 REASON_MAX_LENGTH = 200
 # The new payment's place among payments recorded at the same instant: last.
 NEW_PAYMENT_SEQ = 2**62
-
-register_constraint_error(
-    "payment_external_id_unique",
-    InvalidInputError,
-    code="duplicate_external_id",
-    field="external_id",
-    message=DUPLICATE_EXTERNAL_ID,
-)
 
 
 def _invalid(field: str, code: str, message: str) -> InvalidInputError:
@@ -146,7 +133,7 @@ def payment_make(
         paid_at = paid_at or now
         taken, latest = _taken_and_latest(customer, external_id)
         if taken:
-            raise _invalid("external_id", "duplicate_external_id", DUPLICATE_EXTERNAL_ID)
+            raise violation_error(Payment, "payment_external_id_unique")
         loans = ledger.locked_loans(customer)
         target = _target(loans, loan_external_id, paid_at) if loan_external_id else None
         payment = Payment(

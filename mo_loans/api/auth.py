@@ -16,6 +16,8 @@ import re
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from mo_loans.api.schema_docs import API_KEY_SCHEME
+
 SCHEME = "Api-Key"
 HEADER_FORMAT = "Authorization: Api-Key <key>"
 NO_VALID_KEY = f"No valid API key. Send the header `{HEADER_FORMAT}`."
@@ -71,8 +73,6 @@ else:
         name = "ApiKeyAuth"
 
         def get_security_definition(self, auto_schema):
-            from mo_loans.api.schema_docs import API_KEY_SCHEME
-
             return {
                 "type": "apiKey",
                 "in": "header",

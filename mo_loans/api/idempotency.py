@@ -36,13 +36,19 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from mo_loans.api.errors import DATABASE_UNAVAILABLE, database_unavailable_response, error_body
+from mo_loans.api.exception_handlers import (
+    DATABASE_UNAVAILABLE,
+    database_unavailable_response,
+    error_body,
+)
 from mo_loans.api.renderers import JsonResponse
 from mo_loans.db import request_transaction
 from mo_loans.models import IdempotencyKey
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+# The methods a key applies to (under /api/); the schema documents the header on them.
+KEYED_METHODS = frozenset({"POST"})
 # Answers that say nothing final about the request: the client may simply retry.
 NOT_KEPT = {401, 403, 429}
 # Rows without an answer were written by the previous version of this module,
@@ -127,7 +133,7 @@ class IdempotencyMiddleware:
         if (
             key is None
             or api_key is None  # no API key: the view refuses the request anyway
-            or request.method != "POST"
+            or request.method not in KEYED_METHODS
             or not request.path_info.startswith("/api/")
         ):
             return self.get_response(request)

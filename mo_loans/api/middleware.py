@@ -2,7 +2,7 @@ import re
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from mo_loans.api.errors import error_body
+from mo_loans.api.exception_handlers import error_body
 
 # Django's admin and static files keep their own slash conventions.
 _SLASHED_PREFIXES = ("/admin/", "/static/")

@@ -4,7 +4,7 @@ from django.core.paginator import InvalidPage
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
-from mo_loans.api.errors import NotFoundError
+from mo_loans.core.exceptions import NotFoundError
 
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
 
@@ -20,6 +20,28 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
     last_page_strings = ()
+
+    def get_schema_operation_parameters(self, view):
+        """``page`` and ``page_size`` as :meth:`_query_number` takes them: integers from 1."""
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1. Past the last page: 404.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    f"Results per page (default {self.page_size}; more than "
+                    f"{self.max_page_size} gives {self.max_page_size})."
+                ),
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ]
 
     def _query_number(self, request, name: str) -> int | None:
         raw = request.query_params.get(name)

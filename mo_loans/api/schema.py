@@ -1,9 +1,19 @@
-"""drf-spectacular postprocessing: the parts of the API contract views cannot state.
+"""drf-spectacular: the parts of the API contract views cannot state.
 
-* every operation documents the error answers it can give, all with
-  the one ``Error`` body ``{"code", "message"[, "fields"]}``;
-* pagination parameters say what they accept (integers from 1);
-* every POST documents its optional ``Idempotency-Key`` header;
+:class:`AutoSchema` (``DEFAULT_SCHEMA_CLASS``) adds to each operation what the
+API's shared layers answer, each from the layer that answers it:
+
+* the error answers it can give, all with the one ``Error`` body
+  ``{"code", "message"[, "fields"]}`` (:meth:`AutoSchema.error_statuses`);
+* the optional ``Idempotency-Key`` header of every keyed method
+  (:data:`mo_loans.api.idempotency.KEYED_METHODS`).
+
+The paginator describes its own parameters
+(:meth:`mo_loans.api.pagination.PageNumberPagination.get_schema_operation_parameters`);
+the field extensions below give money, rates, ids and date-times the patterns
+built from the constants their serializer fields validate with. The
+postprocessing hook adds what only the whole schema shows:
+
 * every status is named (``x-enum-varnames``, ``x-enum-descriptions`` and a
   description of each value) from the model's choices, and a list's ``status``
   filter refers to the same enum as its items;
@@ -20,15 +30,19 @@ from __future__ import annotations
 
 import importlib
 import re
+from decimal import Decimal
 from typing import Any
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.utils import OpenApiParameter
 
 from mo_loans import ids
 from mo_loans.api import schema_docs
 from mo_loans.api.enums import api_values
-from mo_loans.api.idempotency import KEY_PATTERN
+from mo_loans.api.idempotency import KEY_PATTERN, KEYED_METHODS
 from mo_loans.api.serializers import (
     YEAR_PATTERN,
     BoundedDateTimeField,
@@ -36,6 +50,10 @@ from mo_loans.api.serializers import (
     InputSerializer,
     MoneyField,
     StrictDecimalField,
+    decimal_out_pattern,
+    decimal_pattern,
+    positive_decimal_pattern,
+    rate_pattern,
 )
 from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
@@ -68,26 +86,9 @@ ERROR_DESCRIPTIONS = {
     "503": "The database is unavailable or too busy; nothing was written, retry later.",
 }
 
-_WRITE_METHODS = {"post", "put", "patch"}
-# A CSV import in its simplest form; the description names every accepted column.
-CSV_SCHEMA = {
-    "type": "string",
-    "description": schema_docs.CSV_BODY,
-    "pattern": (
-        rf"^external_id,score(?:\r?\n{ids.PATTERN},"
-        r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?)*\r?\n?$"
-    ),
-}
-# Request bodies drf-spectacular cannot tell are required (a list or a per-media-type body).
-BODY_REQUIRED = {"customers_bulk_create"}
-
-# Money in: digits with at most 12 before and 2 after the point (leading zeros allowed).
-POSITIVE_MONEY_PATTERN = r"^0*(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?))$"
-NON_NEGATIVE_MONEY_PATTERN = r"^0*[0-9]{1,12}(?:\.[0-9]{1,2})?$"
-MONEY_OUT_PATTERN = r"^-?[0-9]{1,12}\.[0-9]{2}$"
-MAX_MONEY = 999_999_999_999.99
-# A rate: 0 to 1 with at most 4 decimals.
-RATE_PATTERN = r"^0*(?:0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?)$"
+# The methods whose request carries a body: DRF parses one for these only.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PATH_PARAMETER = re.compile(r"\{[^}]+\}")  # /api/loans/{external_id}
 
 
 class InputSerializerExtension(OpenApiSerializerExtension):
@@ -118,23 +119,33 @@ class DecimalFieldExtension(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         field = self.target
         if isinstance(field, MoneyField):
+            integer_digits = field.max_digits - field.decimal_places
             if direction == "response":
-                return {"type": "string", "format": "decimal", "pattern": MONEY_OUT_PATTERN}
-            pattern = POSITIVE_MONEY_PATTERN if field.positive else NON_NEGATIVE_MONEY_PATTERN
+                pattern = decimal_out_pattern(integer_digits, field.decimal_places)
+                return {"type": "string", "format": "decimal", "pattern": f"^{pattern}$"}
+            syntax = positive_decimal_pattern if field.positive else decimal_pattern
+            pattern = f"^0*{syntax(integer_digits, field.decimal_places)}$"
             number = {
                 "type": "number",
                 "minimum": 0,
                 "exclusiveMinimum": field.positive,
-                "maximum": MAX_MONEY,
-                "multipleOf": 0.01,
+                "maximum": float(
+                    Decimal(10) ** integer_digits - Decimal(1).scaleb(-field.decimal_places)
+                ),
+                "multipleOf": float(Decimal(1).scaleb(-field.decimal_places)),
             }
             description = (
                 'Money: a string such as "110000.00" or a JSON number in plain notation '
                 "(110000, 110000.5; never 1.1e5), at most 2 decimals."
             )
         elif field.min_value == 0 and field.max_value == 1 and field.decimal_places == 4:
-            pattern = RATE_PATTERN
-            number = {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001}
+            pattern = f"^{rate_pattern(field.decimal_places)}$"
+            number = {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "multipleOf": float(Decimal(1).scaleb(-field.decimal_places)),
+            }
             description = (
                 "A fraction from 0 to 1 with at most 4 decimals: a string or a JSON number "
                 "in plain notation (no exponent)."
@@ -184,35 +195,6 @@ class BoundedDateTimeFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
-def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
-    codes = ["400", "401", "429", "503"]
-    has_path_param = any(p.get("in") == "path" for p in operation.get("parameters", []))
-    paginated = any(p.get("name") == "page" for p in operation.get("parameters", []))
-    if has_path_param or paginated:
-        codes.append("404")
-    if method in _WRITE_METHODS:
-        codes += ["409", "413", "415"]
-    if method == "post":
-        codes.append("422")
-    return sorted(codes)
-
-
-def _error_response(code: str) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": ERROR_DESCRIPTIONS[code],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-    if code == "401":
-        response["headers"] = {
-            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Api-Key`"}
-        }
-    if code == "429":
-        response["headers"] = {
-            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
-        }
-    return response
-
-
 # PostgreSQL text cannot hold a NUL character; the API refuses it in every string.
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
@@ -223,34 +205,76 @@ def _no_nul(schema: dict[str, Any]) -> None:
         schema["pattern"] = NO_NUL_PATTERN
 
 
-def _tighten_parameters(operation: dict[str, Any]) -> None:
-    for parameter in operation.get("parameters", []):
-        _no_nul(parameter.get("schema", {}))
-        if parameter.get("in") != "query":
-            continue
-        if parameter["name"] == "page":
-            parameter["schema"] = {"type": "integer", "minimum": 1}
-            parameter["description"] = "Page number, from 1. Past the last page: 404."
-        elif parameter["name"] == "page_size":
-            parameter["schema"] = {"type": "integer", "minimum": 1}
-            parameter["description"] = "Results per page (default 50; more than 1000 gives 1000)."
-
-
-IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "description": (
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    # The middleware's own pattern (mo_loans.api.idempotency.KEY_PATTERN).
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN.pattern},
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
         "Makes a retried POST safe: a repeat with the same key and body returns the first "
         "answer; the same key with another body is 422; a repeat while the first runs is 409."
     ),
-    "schema": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 255,
-        "pattern": KEY_PATTERN.pattern,
-    },
-}
+)
+
+
+def parameter_order(parameter: dict[str, Any]) -> tuple[bool, str]:
+    """``SORT_OPERATION_PARAMETERS``: by name, headers last."""
+    return parameter["in"] == OpenApiParameter.HEADER, parameter["name"]
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's ``AutoSchema`` plus what this API's shared layers add to an operation."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self.method in KEYED_METHODS:
+            parameters = [*parameters, IDEMPOTENCY_KEY]
+        return parameters
+
+    def error_statuses(self) -> list[str]:
+        """The error answers of this operation, each from the layer that gives it."""
+        codes = {"400", "503"}  # invalid input (exception_handlers); the database away
+        if self.view.get_permissions():  # HasAPIKeyOrThrottled: no valid key, too many failures
+            codes |= {"401", "429"}
+        if _PATH_PARAMETER.search(self.path) or self._get_pagination_parameters():
+            codes.add("404")  # no such resource; a page past the last
+        if self.method in BODY_METHODS:  # a body: too large, not JSON; an integrity conflict
+            codes |= {"409", "413", "415"}
+        if self.method in KEYED_METHODS:  # the key reused for another body; business rules
+            codes.add("422")
+        return sorted(codes)
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self.error_statuses():
+            responses.setdefault(code, self._error_response(code))
+        return responses
+
+    def _error_response(self, code: str) -> dict[str, Any]:
+        component = ResolvedComponent(
+            name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA
+        )
+        self.registry.register_on_missing(component)
+        response: dict[str, Any] = {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"schema": component.ref}},
+        }
+        if code == "401":
+            response["headers"] = {
+                "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Api-Key`"}
+            }
+        if code == "429":
+            response["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
+            }
+        return response
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and getattr(self.view, "request_body_required", False):
+            body["required"] = True  # a list or a per-media-type body, which it cannot tell
+        return body
 
 
 def _link(operation_id: str, parameters=None, request_body=None, description="") -> dict:
@@ -458,27 +482,16 @@ def _describe_components(components: dict[str, Any]) -> None:
 def postprocess_schema(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]`` entry (after the enum hook)."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
-    components["Error"] = ERROR_SCHEMA
     _name_enums(components)
     _describe_components(components)
     _describe_pages(result.get("paths", {}), components)
     for path, methods in result.get("paths", {}).items():
-        if not path.startswith("/api/"):
-            continue
-        for method, operation in methods.items():
+        for operation in methods.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            _tighten_parameters(operation)
+            for parameter in operation.get("parameters", []):
+                _no_nul(parameter.get("schema", {}))
             _describe(path, operation, components)
-            if operation.get("operationId") in BODY_REQUIRED:
-                operation["requestBody"]["required"] = True
-            csv = operation.get("requestBody", {}).get("content", {}).get("text/csv")
-            if csv is not None:
-                csv["schema"] = CSV_SCHEMA
-            if method == "post":
-                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
-            for code in _error_codes(method, operation):
-                operation["responses"].setdefault(code, _error_response(code))
             producer = LINKS.get(operation.get("operationId", ""))
             if producer:
                 status, links = producer

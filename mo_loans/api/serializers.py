@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from mo_loans import ids
-from mo_loans.api.errors import InvalidInputError, register_constraint_error
 from mo_loans.api.parsers import ExponentNumber
-from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
+from mo_loans.core.exceptions import InvalidInputError
+from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR, OUT_OF_RANGE
 
 _ZERO = Decimal("0")
 _DECIMAL_SYNTAX = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -76,6 +77,43 @@ class StrictDecimalField(serializers.DecimalField):
         return value
 
 
+def _more_digits(at_most: int) -> str:
+    return {0: "", 1: "[0-9]?"}.get(at_most, f"[0-9]{{0,{at_most}}}")
+
+
+# The syntax StrictDecimalField takes, as regular expressions for the schema, built from a
+# field's own digits: ``max_digits - decimal_places`` before the point, ``decimal_places``
+# after it (leading zeros aside, which callers allow with ``0*``).
+def decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number from zero."""
+    return rf"[0-9]{{1,{integer_digits}}}(?:\.[0-9]{{1,{places}}})?"
+
+
+def plain_decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number from zero, without leading zeros."""
+    return rf"(?:0|[1-9]{_more_digits(integer_digits - 1)})(?:\.[0-9]{{1,{places}}})?"
+
+
+def positive_decimal_pattern(integer_digits: int, places: int) -> str:
+    """A number greater than zero: a digit from 1 before the point, or after it."""
+    fraction = "|".join(
+        "0" * zeros + "[1-9]" + _more_digits(places - 1 - zeros)
+        for zeros in reversed(range(places))
+    )
+    whole = rf"[1-9]{_more_digits(integer_digits - 1)}(?:\.[0-9]{{1,{places}}})?"
+    return rf"(?:{whole}|0\.(?:{fraction}))"
+
+
+def decimal_out_pattern(integer_digits: int, places: int) -> str:
+    """A number as DRF renders it: every place written, a sign when negative."""
+    return rf"-?[0-9]{{1,{integer_digits}}}\.[0-9]{{{places}}}"
+
+
+def rate_pattern(places: int) -> str:
+    """A number from 0 to 1."""
+    return rf"0*(?:0(?:\.[0-9]{{1,{places}}})?|1(?:\.0{{1,{places}}})?)"
+
+
 class MoneyField(StrictDecimalField):
     """Exact money: at most 12 integer digits and 2 decimals, rendered ``"110000.00"``.
 
@@ -127,7 +165,7 @@ class BoundedDateTimeField(serializers.DateTimeField):
     as written, so the rule is the schema's pattern exactly (``YEAR_PATTERN``).
     """
 
-    _OUT_OF_RANGE = f"Must be a date-time in the years {DATETIME_MIN_YEAR} to {DATETIME_MAX_YEAR}."
+    _OUT_OF_RANGE = OUT_OF_RANGE
     # DRF's own "overflow" (a value beyond Python's datetime once shifted) says the same.
     default_error_messages = {"out_of_range": _OUT_OF_RANGE, "overflow": _OUT_OF_RANGE}
 
@@ -148,7 +186,7 @@ class ExternalIdField(StrictCharField):
     Never trimmed or normalised: the id stored is exactly the id sent.
     """
 
-    default_error_messages = {"alphabet": f"Must be {ids.ALPHABET_DESCRIPTION}."}
+    default_error_messages = {"alphabet": ids.ALPHABET_ERROR}
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
@@ -163,32 +201,13 @@ class ExternalIdField(StrictCharField):
         return value
 
 
-# The CHECK constraints behind BoundedDateTimeField: should one trip, the same 400.
-for _constraint, _field in (
-    ("customer_preapproved_at_range", "preapproved_at"),
-    ("loan_taken_at_range", "taken_at"),
-):
-    register_constraint_error(
-        _constraint,
-        InvalidInputError,
-        code="invalid",
-        field=_field,
-        message=BoundedDateTimeField._OUT_OF_RANGE,
-    )
-
-# The CHECK constraints behind ExternalIdField: should one ever trip, it is the same 400.
-for _constraint in (
-    "customer_external_id_alphabet",
-    "loan_external_id_alphabet",
-    "payment_external_id_alphabet",
-):
-    register_constraint_error(
-        _constraint,
-        InvalidInputError,
-        code="invalid",
-        field="external_id",
-        message=ExternalIdField.default_error_messages["alphabet"],
-    )
+def flatten_messages(detail: Any) -> list[str]:
+    """DRF's nested error detail as a flat list of messages (``"key: message"`` when nested)."""
+    if isinstance(detail, dict):
+        return [f"{k}: {m}" for k, v in detail.items() for m in flatten_messages(v)]
+    if isinstance(detail, list):
+        return [m for item in detail for m in flatten_messages(item)]
+    return [str(detail)]
 
 
 class InputSerializer(serializers.Serializer):

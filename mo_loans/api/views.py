@@ -8,13 +8,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
-from mo_loans.api.errors import (
+from mo_loans.api.exception_handlers import (
     DATABASE_UNAVAILABLE,
-    NotFoundError,
     database_unavailable_response,
     error_body,
 )
 from mo_loans.api.renderers import JsonResponse
+from mo_loans.core.exceptions import NotFoundError
 
 
 def index(request: HttpRequest) -> JsonResponse:

@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from mo_loans.api.errors import error_body
+from mo_loans.api.exception_handlers import error_body
 from mo_loans.observability.portfolio import portfolio_collector, risk_collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

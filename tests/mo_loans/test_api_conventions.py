@@ -94,11 +94,63 @@ def test_trailing_slash_is_never_redirected(client):
 def test_unmapped_integrity_error_becomes_a_4xx_not_a_500():
     from django.db import IntegrityError
 
-    from mo_loans.api.errors import exception_handler
+    from mo_loans.api.exception_handlers import exception_handler
 
     response = exception_handler(IntegrityError("boom"), {})
     assert response.status_code == 409
     assert response.data["code"] == "integrity_conflict"
+
+
+def _stored(kind: str):
+    from decimal import Decimal
+
+    from payments.services import payment_make
+    from tests.factories import CustomerFactory, make_loan
+
+    customer = CustomerFactory()
+    if kind == "customer":
+        return customer
+    if kind == "loan":
+        return make_loan(customer=customer, external_id="dup")
+    return payment_make(
+        external_id="dup", customer_external_id=customer.external_id, total_amount=Decimal("1")
+    )
+
+
+@pytest.mark.parametrize("kind", ["customer", "loan", "payment"])
+def test_a_duplicate_the_database_refuses_is_the_constraints_own_400(kind):
+    """The race a service's check cannot see: the constraint's own code and message."""
+    from django.db import IntegrityError, transaction
+
+    from mo_loans.api.exception_handlers import exception_handler
+
+    first = _stored(kind)
+    clone = type(first).objects.get(pk=first.pk)
+    clone.pk = None
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        clone.save(force_insert=True)
+    response = exception_handler(raised.value, {})
+    message = f"A {kind} with this external_id already exists."
+    assert response.status_code == 400
+    assert response.data == {
+        "code": "duplicate_external_id",
+        "message": message,
+        "fields": {"external_id": [message]},
+    }
+
+
+def test_the_handler_leaves_an_unknown_error_to_django():
+    from mo_loans.api.exception_handlers import exception_handler
+
+    assert exception_handler(RuntimeError("a bug"), {}) is None
+
+
+def test_domain_errors_carry_no_http_status():
+    from mo_loans.core import exceptions
+
+    for error in vars(exceptions).values():
+        if isinstance(error, type) and issubclass(error, Exception):
+            assert not hasattr(error, "status_code"), error
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/api/schema", "/api/customers"])

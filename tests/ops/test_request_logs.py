@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 import pytest
+from django.core.signals import got_request_exception
 from django.test import Client
 
 from mo_loans.logging_json import current_request_id
@@ -90,6 +91,29 @@ def test_a_server_error_carries_the_request_id_and_is_logged(json_logs):
     assert {line["logger"] for line in lines} >= {"django.request", "mo_loans.request"}
     error = next(line for line in lines if line["logger"] == "django.request")
     assert error["level"] == "ERROR" and "RuntimeError: boom" in error["exc_info"]
+
+
+@pytest.mark.urls("tests.ops.urls")
+def test_a_bug_in_an_api_view_is_one_real_500(json_logs):
+    """The DRF handler leaves what it does not know to Django: one signal, one error line."""
+    seen = []
+
+    def count(sender, **kwargs):
+        seen.append(kwargs["request"].path)
+
+    got_request_exception.connect(count)
+    try:
+        client = Client(raise_request_exception=False)
+        response = client.get("/ops-test/api-boom", HTTP_X_REQUEST_ID="api-boom-1")
+    finally:
+        got_request_exception.disconnect(count)
+    assert response.status_code == 500
+    assert response.json() == {"code": "server_error", "message": "An unexpected error occurred."}
+    assert seen == ["/ops-test/api-boom"]
+    lines = [line for line in json_logs.all() if line["request_id"] == "api-boom-1"]
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert [line["logger"] for line in errors] == ["django.request"]
+    assert "RuntimeError: api boom" in errors[0]["exc_info"]
 
 
 def test_one_json_line_per_request_with_the_documented_fields(client, json_logs):

@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 import payments.apis
 from loans.models import Loan
-from mo_loans.api.errors import InvalidInputError
 from mo_loans.api.idempotency import _fingerprint
+from mo_loans.core.exceptions import InvalidInputError
 from mo_loans.models import IdempotencyKey
 from payments.models import Payment
 
@@ -94,6 +94,7 @@ def test_an_error_after_the_write_undoes_the_write(
             raise failure
 
     monkeypatch.setattr(payments.apis, "PaymentOutputSerializer", Exploding)
+    client.raise_request_exception = False  # a 5xx is Django's handler500, as in production
     response = post(client, "late", PAYMENT)
     assert response.status_code == status
     assert not Payment.objects.exists()
