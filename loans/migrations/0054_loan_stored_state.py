@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0052_date_time_range'),
+        ('loans', '0053_violation_codes'),
     ]
 
     operations = [
