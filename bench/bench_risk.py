@@ -2,6 +2,7 @@
 
     make bench BENCH=risk
     BENCH_RISK_SIZES=100000,1000000 make bench BENCH=risk
+    BENCH_RISK_SIZES=1000000 BENCH_RISK_REUSE=1 make bench BENCH=risk  # no re-seeding
 
 Seeds its database with ``bench_portfolio.seed`` (set-based ``INSERT … SELECT
 generate_series``: 5 loans per customer, 50-week loans, payments for ~80 % of
@@ -44,6 +45,8 @@ from mo_loans.admin_portfolio import portfolio_trend
 SIZES = [int(n) for n in os.environ.get("BENCH_RISK_SIZES", "10000").split(",")]
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 CHECK_MAX = int(os.environ.get("BENCH_RISK_CHECK_MAX", "100000"))
+# Time the book already seeded by an earlier run (one size) instead of seeding again.
+REUSE = os.environ.get("BENCH_RISK_REUSE") == "1"
 PAST = 60
 
 
@@ -95,7 +98,13 @@ def check(n_loans: int) -> None:
 
 def run_size(n_loans: int) -> tuple[dict, dict]:
     print(f"\n--- {n_loans:,} loans", flush=True)
-    times = bench_portfolio.seed(n_loans)
+    if REUSE:
+        times = {"total": 0.0}
+        held = Loan.objects.count()
+        if held != n_loans:
+            raise BenchError(f"BENCH_RISK_REUSE=1 but the database holds {held:,} loans")
+    else:
+        times = bench_portfolio.seed(n_loans)
     if n_loans <= CHECK_MAX:
         check(n_loans)
     today = timezone.localdate()
@@ -122,7 +131,10 @@ def run_size(n_loans: int) -> tuple[dict, dict]:
 
 
 def main() -> int:
-    recreate_database()
+    if REUSE and len(SIZES) != 1:
+        raise BenchError("BENCH_RISK_REUSE=1 times one size: set BENCH_RISK_SIZES to it")
+    if not REUSE:
+        recreate_database()
     started = time.perf_counter()
     results = {n: run_size(n) for n in SIZES}
     print("\n### Seeding\n")
