@@ -68,7 +68,9 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     """
     digit = "[0-9]"
     places = r"\." + digit + f"{digit}?" * (rules.SCORE_DECIMAL_PLACES - 1)
-    offset = f"(?:Z|[+-](?:[01]{digit}|2[0-3]):[0-5]{digit})" + ("?" if naive_datetimes else "")
+    # PostgreSQL reads offsets up to 15:59 (Python up to 23:59): the others go to the
+    # serializer, whose value is staged in UTC.
+    offset = f"(?:Z|[+-](?:0{digit}|1[0-5]):[0-5]{digit})" + ("?" if naive_datetimes else "")
     params = {
         "ext_max": rules.EXTERNAL_ID_MAX_LENGTH,
         "ext_re": f"^{ids.CHARACTER_CLASS}+$",

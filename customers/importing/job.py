@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ def _judged(batch: list[Record]) -> Iterator[StagingRow]:
             batch[index][0],
             data["external_id"],
             str(data["score"]),
-            preapproved_at.isoformat() if preapproved_at else None,
+            # In UTC: PostgreSQL refuses offsets beyond 15:59, which Python takes.
+            preapproved_at.astimezone(UTC).isoformat() if preapproved_at else None,
             data["name"],
             data["email"],
             True,
