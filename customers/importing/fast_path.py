@@ -15,6 +15,7 @@ accepted staging row into what the serializer would have stored.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import re
 import sys
@@ -24,7 +25,6 @@ from typing import Any
 from customers import rules
 from customers.bulk import CUSTOMER_COLUMNS
 from mo_loans import ids
-from mo_loans.api.serializers import years_regex
 from mo_loans.limits import DATETIME_MAX_YEAR, DATETIME_MIN_YEAR
 
 SCHEMA = "customers_import"
@@ -58,13 +58,25 @@ def python_whitespace() -> str:
     return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 
 
+@functools.cache
+def _month_days() -> list[str]:
+    """Every ``MM-DD`` of a year but February 29 (a leap day is checked apart)."""
+    return [
+        f"{month:02d}-{day:02d}"
+        for month in range(1, 13)
+        for day in range(1, calendar.monthrange(2001, month)[1] + 1)
+    ]
+
+
 def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
     """A SQL condition on a staging row, true for rows the serializer accepts as written.
 
     ``naive_datetimes``: a date-time without an offset is plain too (the current
-    time zone is UTC). The regular expressions avoid counted repeats (``{1,12}``),
-    which PostgreSQL runs several times slower than spelled-out ones; lengths are
-    checked apart.
+    time zone is UTC). Regular expressions are PostgreSQL's dearest test (each
+    call builds its automaton's states anew): they are kept to one per value,
+    short, with no counted repeats (``{1,12}``) and no alternatives of years;
+    lengths, the years and the days of a month are checked apart, by comparing
+    text (``COLLATE "C"``: byte by byte) and by a hashed ``= ANY`` of constants.
     """
     digit = "[0-9]"
     places = r"\." + digit + f"{digit}?" * (rules.SCORE_DECIMAL_PLACES - 1)
@@ -77,13 +89,17 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
         "reserved": sorted(rules.RESERVED_EXTERNAL_IDS),
         "score_re": f"^{digit}+(?:{places})?$",
         "score_int_max": rules.SCORE_MAX_DIGITS - rules.SCORE_DECIMAL_PLACES,
-        # Written in the API's years (BoundedDateTimeField); at most 6 decimals of a
-        # second, which Python and PostgreSQL both keep exactly.
+        # Four digits of a year, a month and a day, hours, minutes, seconds with at most
+        # 6 decimals (Python and PostgreSQL both keep them exactly) and an offset.
         "date_re": (
-            f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}"
-            f"-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
+            f"^{digit * 4}-{digit * 2}-{digit * 2}[T ](?:[01]{digit}|2[0-3]):[0-5]{digit}"
             f"(?::[0-5]{digit}(?:\\.{digit}{f'{digit}?' * 5})?)?{offset}$"
         ),
+        # Written in the API's years (BoundedDateTimeField): as text, from the first
+        # year's to before the year after the last.
+        "year_from": f"{DATETIME_MIN_YEAR:04d}",
+        "year_to": f"{DATETIME_MAX_YEAR + 1:04d}",
+        "month_days": _month_days(),
         "name_max": rules.NAME_MAX_LENGTH,
         "email_max": rules.EMAIL_MAX_LENGTH,
         # A dot-atom of plain characters @ ASCII labels and a letters-only top-level
@@ -93,9 +109,11 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
         "email_re": r"^[-A-Za-z0-9_+.]+@[A-Za-z0-9.-]+\.[A-Za-z][A-Za-z]+$",
         "email_bad": [".%", "%..%", "%.@%", "%@.%", "%@-%", "%-.%", "%.-%"],
     }
+    # octet_length is O(1) and never below char_length: within a limit in bytes,
+    # text is within it in characters (an id or a score is ASCII, once matched).
     condition = """coalesce(
         external_id IS NOT NULL
-        AND char_length(external_id) BETWEEN 1 AND %(ext_max)s
+        AND octet_length(external_id) BETWEEN 1 AND %(ext_max)s
         AND external_id ~ %(ext_re)s
         AND external_id <> ALL(%(reserved)s)
         AND score ~ %(score_re)s
@@ -103,16 +121,19 @@ def fast_path_sql(*, naive_datetimes: bool) -> tuple[str, dict[str, Any]]:
         AND (preapproved_at IS NULL OR CASE
             -- CASE fixes the order: no cast is tried on text the pattern refused.
             WHEN preapproved_at !~ %(date_re)s THEN false
-            WHEN substr(preapproved_at, 6, 2)::int NOT BETWEEN 1 AND 12 THEN false
-            ELSE substr(preapproved_at, 9, 2)::int BETWEEN 1 AND extract(day FROM
-                make_date(substr(preapproved_at, 1, 4)::int, substr(preapproved_at, 6, 2)::int, 1)
-                + interval '1 month' - interval '1 day')
+            WHEN preapproved_at < %(year_from)s OR preapproved_at >= %(year_to)s THEN false
+            WHEN substr(preapproved_at, 6, 5) = '02-29' THEN
+                substr(preapproved_at, 1, 4)::int %% 4 = 0
+                AND (substr(preapproved_at, 1, 4)::int %% 100 <> 0
+                     OR substr(preapproved_at, 1, 4)::int %% 400 = 0)
+            ELSE substr(preapproved_at, 6, 5) = ANY(%(month_days)s)
             END)
-        AND (name IS NULL OR char_length(name) <= %(name_max)s)
+        AND (name IS NULL OR octet_length(name) <= %(name_max)s
+             OR char_length(name) <= %(name_max)s)
         AND (email IS NULL OR email = '' OR (
-            char_length(email) <= %(email_max)s AND email ~ %(email_re)s
+            octet_length(email) <= %(email_max)s AND email ~ %(email_re)s
             AND email NOT LIKE ALL(%(email_bad)s)
-            AND char_length(split_part(email, '@', 2)) <= 63)),
+            AND octet_length(split_part(email, '@', 2)) <= 63)),
         false)"""
     return condition, params
 

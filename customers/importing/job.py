@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
