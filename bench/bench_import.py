@@ -9,7 +9,8 @@
    a subprocess whose peak memory (max RSS) is read from the kernel, and, in the
    same run, a plain ``COPY`` of the same file into a scratch table shaped like
    customers_customer (same columns, indexes and constraints): the physical
-   limit. Runs alternate, BENCH_REPEAT (default 5) times each; medians are quoted.
+   limit. Runs alternate, BENCH_REPEAT (default 5) times each; medians are quoted,
+   and the ratio (COPY seconds / the import's whole-process seconds) pair by pair.
 3. Times ``POST /api/customers/bulk`` with 10,000 JSON rows through Django's
    test client (the whole middleware, parser and view stack), 5 times.
 
