@@ -9,7 +9,8 @@
    a subprocess whose peak memory (max RSS) is read from the kernel, and, in the
    same run, a plain ``COPY`` of the same file into a scratch table shaped like
    customers_customer (same columns, indexes and constraints): the physical
-   limit. Runs alternate, BENCH_REPEAT (default 5) times each; medians are quoted.
+   limit. Runs alternate, BENCH_REPEAT (default 5) times each; medians are quoted,
+   and the ratio (COPY seconds / the import's whole-process seconds) pair by pair.
 3. Times ``POST /api/customers/bulk`` with 10,000 JSON rows through Django's
    test client (the whole middleware, parser and view stack), 5 times.
 
@@ -44,16 +45,14 @@ GOAL_COPY_RATIO = 0.5
 GOAL_PEAK_MB = 200
 GOAL_BULK_SECONDS = 1.0
 
-os.environ["DATABASE_NAME"] = DATABASE
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mo_loans.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-import django  # noqa: E402
+from common import recreate_database, setup_django  # noqa: E402
 
-django.setup()
+# The benchmark creates and empties tables as the database's owner; the import
+# subprocess connects as the app role, as it does in production.
+setup_django(DATABASE)
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 
@@ -172,7 +171,7 @@ def time_bulk_endpoint() -> list[float]:
 
 
 def main() -> int:
-    call_command("migrate", verbosity=0, interactive=False)
+    recreate_database()
     if not DATA.exists():
         print(f"writing {DATA.relative_to(REPO)} ({ROWS:,} rows)…", flush=True)
         write_csv(DATA, ROWS)
@@ -185,13 +184,21 @@ def main() -> int:
         wall, reported = time_import()
         walls.append(wall)
         inner.append(reported)
-        print(f"  plain COPY {copies[-1]:.2f} s, import {reported:.2f} s ({wall:.2f} s wall)")
+        print(
+            f"  plain COPY {copies[-1]:.2f} s, import {wall:.2f} s whole process"
+            f" ({reported:.2f} s as it reports itself): ratio {copies[-1] / wall:.2f}",
+            flush=True,
+        )
     # Linux reports ru_maxrss in KiB: the largest of the import subprocesses.
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     bulk = time_bulk_endpoint()
     empty_customers()
 
     copy_s, import_s, wall_s = (statistics.median(x) for x in (copies, inner, walls))
+    # The goal compares whole processes: the command from start to exit against the COPY.
+    # Pair by pair (each COPY with the import right after it), then the median.
+    pairs = [c / w for c, w in zip(copies, walls, strict=True)]
+    ratio = statistics.median(pairs)
     bulk_s = statistics.median(bulk)
     results = [
         ("plain COPY", f"{copy_s:.2f} s", f"{ROWS / copy_s:,.0f} rows/s", ""),
@@ -207,7 +214,12 @@ def main() -> int:
             f"{ROWS / wall_s:,.0f} rows/s",
             "incl. Python and Django start-up",
         ),
-        ("import / plain COPY speed", "", f"{copy_s / import_s:.2f}", f"goal ≥ {GOAL_COPY_RATIO}"),
+        (
+            "import (whole process) / plain COPY speed",
+            "",
+            f"{ratio:.2f}",
+            f"goal ≥ {GOAL_COPY_RATIO}; pairs {', '.join(f'{r:.2f}' for r in pairs)}",
+        ),
         ("import peak memory (max RSS)", "", f"{peak_mb:.0f} MB", f"goal < {GOAL_PEAK_MB} MB"),
         (
             f"POST /api/customers/bulk, {BULK_ROWS:,} rows",
@@ -224,7 +236,7 @@ def main() -> int:
         name
         for name, ok in [
             ("rows/s", ROWS / import_s >= GOAL_ROWS_PER_SECOND),
-            ("ratio to COPY", copy_s / import_s >= GOAL_COPY_RATIO),
+            ("ratio to COPY", ratio >= GOAL_COPY_RATIO),
             ("peak memory", peak_mb < GOAL_PEAK_MB),
             ("bulk endpoint", bulk_s < GOAL_BULK_SECONDS),
         ]

@@ -31,7 +31,7 @@ def years_regex(first: int, last: int) -> str:
     return "(?:" + "|".join(decades) + ")"
 
 
-# The same rule for the schema (and the import's SQL): text that starts with such a year.
+# The same rule for the schema: text that starts with such a year.
 YEAR_PATTERN = f"^{years_regex(DATETIME_MIN_YEAR, DATETIME_MAX_YEAR)}-"
 
 
