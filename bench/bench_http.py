@@ -371,6 +371,9 @@ def main() -> int:  # noqa: PLR0912 - one linear report
         "DATABASE_NAME": DATABASE,
         "MO_LOANS_BARE_PING": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        # As in production: one JSON line per request (to the server's log file here).
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
     }
     try:
         with Gunicorn(env=env, workers=2) as server:

@@ -14,5 +14,6 @@ class MoLoansConfig(AppConfig):
 
         # <id:external_id> in the apps' URL patterns: a segment in the id alphabet.
         register_converter(ExternalIdConverter, "id")
-        # drf-spectacular extensions register when their module is imported.
-        from mo_loans.api import auth, schema  # noqa: F401
+        # drf-spectacular extensions register when their module is imported; so do
+        # the signal receivers that forget cached API keys (mo_loans.api.api_keys).
+        from mo_loans.api import api_keys, auth, schema  # noqa: F401
