@@ -51,6 +51,13 @@ def _fresh_cache():
     forget_verified_keys()
 
 
+@pytest.fixture(autouse=True)
+def _api_keys_checked_every_call(settings):
+    """Every API key check queries the database, so query counts never depend on what an
+    earlier request verified; tests/mo_loans/test_api_key_cache.py turns the cache on."""
+    settings.API_KEY_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def api_key(db) -> str:
     _, key = APIKey.objects.create_key(name="tests")
