@@ -56,6 +56,10 @@ class Answer:
 class Server:
     base: str
     process: subprocess.Popen
+    gunicorn: GunicornServer
+
+    def wait_until_up(self) -> None:
+        self.gunicorn.wait_for(f"{self.base}/healthz")
 
     def workers(self) -> list[int]:
         return [child.pid for child in psutil.Process(self.process.pid).children()]
@@ -99,7 +103,7 @@ def gunicorn(tmp_path: Path, **settings: str) -> Iterator[Server]:
     with GunicornServer(
         env=env, workers=1, start_timeout=PATIENCE, log_path=tmp_path / "gunicorn.log"
     ) as server:
-        yield Server(server.url, server.process)
+        yield Server(server.url, server.process, server)
 
 
 def connect(**extra) -> psycopg.Connection:
