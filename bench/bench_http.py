@@ -233,7 +233,9 @@ def _short(frame: str) -> str:
 
 
 BUCKETS = [  # first match wins, from the leaf up: where a sample's time went
-    ("waiting for a client (gunicorn accept/select)", ("gunicorn/workers/sync.py",)),
+    ("idle: waiting for a connection or a request (gunicorn poll, gthread pool)",
+     ("gunicorn/workers/sync.py", "selectors.py", "concurrent/futures/thread.py")),
+    ("gunicorn: HTTP parsing, socket writes", ("gunicorn/",)),
     ("PostgreSQL round trips (psycopg)", ("psycopg/",)),
     ("API key check (rest_framework_api_key)", ("rest_framework_api_key/",)),
     ("Prometheus metrics (prometheus_client)", ("prometheus_client/",)),
@@ -272,7 +274,7 @@ def summarise_profile(route: Route, stacks: Counter, run: Run) -> None:
         ["where the worker's time went", "share"],
         [[label, f"{count / total:.0%}"] for label, count in buckets.most_common()],
     )
-    busy = {s: c for s, c in stacks.items() if not _bucket(s).startswith("waiting for a client")}
+    busy = {s: c for s, c in stacks.items() if not _bucket(s).startswith("idle")}
     busy_total = sum(busy.values()) or 1
     callers: Counter[str] = Counter()
     own: Counter[str] = Counter()
