@@ -388,8 +388,9 @@ def main() -> int:  # noqa: PLR0912 - one linear report
                         before = requests_by_pid(metrics_dir)
                         run = wrk(server, route, connections=c, seconds=SECONDS, auth=auth)
                         if c == max(CONCURRENCY) and route.name != "bare":
-                            served = requests_by_pid(metrics_dir) - before
-                            balance[f"{route.name} round {rnd}"] = tuple(sorted(served.values()))
+                            after = requests_by_pid(metrics_dir)
+                            served = [after[pid] - before.get(pid, 0) for pid in after]
+                            balance[f"{route.name} round {rnd}"] = tuple(sorted(served))
                         runs[(route.name, c)].append(run)
                         print(
                             f"round {rnd} c={c:<3} {route.label:36} {run.rate:7.0f} req/s "
