@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench bench-http db-stop clean clean-db browser-deps
+.PHONY: run test lint format migrate bench bench-http wrk db-stop clean clean-db browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,8 +67,19 @@ THROWAWAY_KEY = SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; 
 bench: $(VENV)/.dev
 	$(THROWAWAY_KEY) $(BIN)/python bench/run.py $(BENCH)
 
-# HTTP load on four routes under gunicorn (issue 7); figures in docs/performance.md.
-bench-http: $(VENV)/.dev
+# HTTP load under gunicorn with Debian's wrk (issue 14); figures in docs/performance.md.
+# wrk is installed with apt-get when missing and we are root; otherwise say so and stop.
+WRK_LOG := /tmp/mo-loans-wrk.log
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "bench-http: wrk is missing and not root: apt-get install wrk" >&2; exit 1; fi; \
+	echo "bench-http: installing wrk with apt-get (log: $(WRK_LOG))"; \
+	{ apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 wrk; } >$(WRK_LOG) 2>&1 \
+	|| { echo "bench-http: apt-get failed (see $(WRK_LOG))" >&2; tail -n 3 $(WRK_LOG); exit 1; }
+
+bench-http: $(VENV)/.dev wrk
 	$(THROWAWAY_KEY) $(BIN)/python bench/bench_http.py
 
 # The embedded PostgreSQL keeps running after make run / make test; this stops it.

@@ -21,9 +21,18 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (a rolling update) workers get this long to finish their requests.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# Recycle workers now and then so that a slow leak cannot grow forever.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "1000"))
+# Recycle a worker after this many requests (give or take the jitter) so that a slow
+# leak cannot grow forever. A restart costs a second of boot and drops the worker's
+# keep-alive connections and database sessions: at 1,000 requests a second per
+# worker, 10,000 meant a restart every 10-20 s. 200,000 ± 50,000 is minutes at full
+# load and days at a normal one; the jitter keeps the workers from restarting together.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "200000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "50000"))
+# Each worker opens its own listening socket with SO_REUSEPORT, and the kernel
+# spreads new connections over them. With one shared socket, whichever worker is
+# idle first accepts, and keep-alive clients then stay on it: under load one worker
+# served most connections while the other idled (docs/performance.md).
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "1") == "1"
 # Heartbeat files: /tmp is a memory-backed emptyDir on Kubernetes.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
 # gunicorn's control socket ($HOME/.gunicorn/gunicorn.ctl) is unused here, would be

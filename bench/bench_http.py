@@ -1,4 +1,4 @@
-"""Issue 7 benchmark: HTTP load on four routes, saturation and half-saturation latency.
+"""Issue 14 benchmark: every hot HTTP route as a ratio to the ping route, driven by ``wrk``.
 
     make bench-http
 
@@ -6,33 +6,32 @@
    one active 50-week loan (5,000,000 at 10 %, taken 70 days ago), a third of
    them with 1-9 instalments paid through ``payment_make``.
 2. Serves the API with the project's gunicorn (gunicorn.conf.py defaults: 2
-   workers, 4 threads each) and, with an
-   asyncio + httpx load generator that keeps every latency (exact percentiles):
+   workers, 4 threads each), ``MO_LOANS_BARE_PING=1`` adding ``/bare/healthz``
+   (the ping view with none of the project's middleware, same process).
+3. Loads each route with Debian's ``wrk`` (one thread, ``c`` keep-alive
+   connections, closed loop), Lua scripts in ``bench/wrk/``: random ids for the
+   GETs, a unique ``external_id`` and ``Idempotency-Key`` per POST. ``c`` = 1, 8
+   and 32; ``ROUNDS`` rounds, the route order reversed every other round so that
+   drift on the shared machine hits every route alike. Quoted: the median rate,
+   the median of the per-round ratios to ``/healthz`` (same ``c``), and p99.
+4. Half saturation: each route again at about half its best median rate (8
+   connections with a think time between requests), its p99 reported.
+5. Per-worker request counts of every ``c`` = 32 run (from the Prometheus
+   multiprocess files, one per worker pid): both workers within 20 %?
+6. ``py-spy record`` on both workers while the routes in ``BENCH_HTTP_PROFILE``
+   run at ``c`` = 8, and a summary of where the time went.
+7. Fails (non-zero exit) on any error, wrong status or socket error.
 
-   * finds each route's saturation throughput: closed loop, 16 clients,
-     ``ROUNDS`` rounds of ``SECONDS`` s, the routes interleaved round by round
-     so that noise on the shared machine hits them all alike (median quoted;
-     the ratio to ping is the median of the per-round ratios);
-   * runs each route open-loop at half its saturated rate (latency measured
-     from each request's scheduled start) for its p50/p99 at half saturation;
-   * profiles the slowest route with ``py-spy record`` on both workers (if
-     py-spy is installed), and prints where the time goes.
-
-   Routes: ``GET /healthz`` (the ping: no database, no API key check),
-   ``GET /api/loans/{id}`` (billing state), ``GET /api/loans/{id}/schedule``,
-   ``POST /api/payments`` (10.00 for a random customer, with an Idempotency-Key).
-3. Fails (non-zero exit) on any error or wrong answer; prints the goals missed.
-
-Knobs: ``BENCH_HTTP_SECONDS`` (default 5), ``BENCH_HTTP_ROUNDS`` (default 3),
-``BENCH_HTTP_CONCURRENCY`` (default 16), ``BENCH_HTTP_PROFILE`` (default 1).
+Knobs: ``BENCH_HTTP_SECONDS`` (per run, default 3), ``BENCH_HTTP_ROUNDS``
+(default 3), ``BENCH_HTTP_CONCURRENCY`` (default ``1,8,32``),
+``BENCH_HTTP_ROUTES`` (default all), ``BENCH_HTTP_PROFILE`` (routes to
+profile, default ``payment,loans``; empty: none).
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
+import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,10 +48,7 @@ from common import (
     REPO,
     BenchError,
     Gunicorn,
-    LoadResult,
-    closed_loop,
     create_api_key,
-    open_loop,
     print_table,
     recreate_database,
     seed_active_loans,
@@ -61,77 +58,157 @@ from common import (
 
 DATABASE = "mo_loans_bench_http"
 CUSTOMERS = 1000
-SECONDS = float(os.environ.get("BENCH_HTTP_SECONDS", "5"))
+SECONDS = float(os.environ.get("BENCH_HTTP_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BENCH_HTTP_ROUNDS", "3"))
-CONCURRENCY = int(os.environ.get("BENCH_HTTP_CONCURRENCY", "16"))
-PROFILE = os.environ.get("BENCH_HTTP_PROFILE", "1") == "1"
-HALF_SECONDS = 8.0
+CONCURRENCY = [int(c) for c in os.environ.get("BENCH_HTTP_CONCURRENCY", "1,8,32").split(",")]
+PROFILE = [n for n in os.environ.get("BENCH_HTTP_PROFILE", "payment,loans").split(",") if n]
+HALF_SECONDS = 5.0
+HALF_CONNECTIONS = 8
 PROFILE_SECONDS = 8
-WARMUP_SECONDS = 1.0
-GOALS = {"loan": 0.35, "payment": 0.20}  # throughput as a fraction of ping's
+WRK_DIR = REPO / "bench" / "wrk"
+# Throughput goals as a fraction of ping's (issue 14); ping's own is against the bare route.
+GOALS = {
+    "loan": 0.45,
+    "balance": 0.45,
+    "loans": 0.25,
+    "customers": 0.25,
+    "payment": 0.25,
+    "customer_create": 0.30,
+}
+PING_GOAL = 0.85
 P99_GOAL_MS = 50.0
+BALANCE_GOAL = 0.20  # the busiest worker serves at most 20 % more than the other
 
 setup_django(DATABASE)
 
-from payments.models import Payment  # noqa: E402
 from payments.services import payment_make  # noqa: E402
 
-_ids = itertools.count(1)
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    label: str
+    script: str
+    env: dict[str, str] = field(default_factory=dict)
+    expect: int = 200
 
 
-def _loan_id() -> str:
-    return f"bl-{random.randint(1, CUSTOMERS):08d}"
+ROUTES = [
+    Route("bare", "GET /bare/healthz (no middleware)", "get.lua", {"WRK_PATH": "/bare/healthz"}),
+    Route("ping", "GET /healthz", "get.lua", {"WRK_PATH": "/healthz"}),
+    Route(
+        "loan",
+        "GET /api/loans/{id}",
+        "get.lua",
+        {"WRK_PATH": "/api/loans/bl-%08d", "WRK_IDS": str(CUSTOMERS)},
+    ),
+    Route(
+        "balance",
+        "GET /api/customers/{id}/balance",
+        "get.lua",
+        {"WRK_PATH": "/api/customers/bc-%07d/balance", "WRK_IDS": str(CUSTOMERS)},
+    ),
+    Route(
+        "loans", "GET /api/loans?page_size=50", "get.lua", {"WRK_PATH": "/api/loans?page_size=50"}
+    ),
+    Route(
+        "customers",
+        "GET /api/customers/?page_size=50",
+        "get.lua",
+        {"WRK_PATH": "/api/customers/?page_size=50"},
+    ),
+    Route("payment", "POST /api/payments", "payment.lua", {"WRK_IDS": str(CUSTOMERS)}, 201),
+    Route("customer_create", "POST /api/customers/", "customer.lua", {}, 201),
+]
+_wanted = os.environ.get("BENCH_HTTP_ROUTES")
+if _wanted:
+    ROUTES = [r for r in ROUTES if r.name in {"bare", "ping", *_wanted.split(",")}]
+BY_NAME = {route.name: route for route in ROUTES}
 
 
-def _expect(response, status: int) -> None:
-    if response.status_code != status:
-        raise BenchError(f"{response.status_code}: {response.text[:300]}")
+@dataclass(frozen=True)
+class Run:
+    """One wrk run, as its Lua ``done()`` reported it."""
+
+    requests: int
+    seconds: float
+    errors: int  # socket errors, HTTP >= 400, and answers with another status than expected
+    p50_ms: float
+    p99_ms: float
+    sample: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
 
-async def ping(client) -> None:
-    response = await client.get("/healthz")
-    _expect(response, 200)
-    if response.json() != {"status": "ok"}:
-        raise BenchError(f"unexpected ping answer {response.text[:100]}")
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if not found:
+        raise BenchError(
+            "wrk is not installed: `make bench-http` installs it (apt-get install wrk)"
+        )
+    return found
 
 
-async def loan(client) -> None:
-    loan_id = _loan_id()
-    response = await client.get(f"/api/loans/{loan_id}")
-    _expect(response, 200)
-    body = response.json()
-    if body["external_id"] != loan_id or "is_delinquent" not in body:
-        raise BenchError(f"unexpected loan answer {response.text[:300]}")
-
-
-async def schedule(client) -> None:
-    response = await client.get(f"/api/loans/{_loan_id()}/schedule")
-    _expect(response, 200)
-    if len(response.json()) != 50:
-        raise BenchError(f"unexpected schedule answer {response.text[:300]}")
-
-
-async def payment(client) -> None:
-    response = await client.post(
-        "/api/payments",
-        json={
-            "external_id": f"bh-{uuid.uuid4().hex[:12]}-{next(_ids)}",
-            "customer_external_id": f"bc-{random.randint(1, CUSTOMERS):07d}",
-            "total_amount": "10.00",
-        },
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+def wrk(
+    server: Gunicorn,
+    route: Route,
+    *,
+    connections: int,
+    seconds: float,
+    auth: str,
+    delay_ms: float = 0.0,
+) -> Run:
+    env = (
+        os.environ
+        | route.env
+        | {
+            "WRK_AUTH": auth,
+            "WRK_EXPECT": str(route.expect),
+            "WRK_RUN": uuid.uuid4().hex[:10],
+            "WRK_DELAY_MS": f"{delay_ms:.0f}",
+        }
     )
-    _expect(response, 201)
-    if response.json()["status"] != Payment.Status.COMPLETED:
-        raise BenchError(f"payment not completed: {response.text[:300]}")
+    command = [wrk_binary(), "-t", "1", "-c", str(connections), "-d", f"{seconds:g}s"]
+    command += ["--timeout", "30s", "-s", str(WRK_DIR / route.script), server.url]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(
+            f"wrk failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}"
+        )
+    data = json.loads(line.removeprefix("WRK_JSON "))
+    # "wrong" counts every answer whose status is not the expected one (4xx/5xx too).
+    errors = sum(data[k] for k in ("connect", "read", "write", "timeout")) + data["wrong"]
+    return Run(
+        requests=data["requests"] - data["wrong"],
+        seconds=data["duration_us"] / 1e6,
+        errors=errors,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        sample=data["sample"],
+    )
 
 
-ROUTES = {
-    "ping": ("GET /healthz", ping),
-    "loan": ("GET /api/loans/{id}", loan),
-    "schedule": ("GET /api/loans/{id}/schedule", schedule),
-    "payment": ("POST /api/payments", payment),
-}
+# --- per-worker request counts -------------------------------------------------------------
+
+
+def requests_by_pid(metrics_dir: Path) -> Counter[int]:
+    """Requests each worker pid has answered (the request histogram's files)."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts: Counter[int] = Counter()
+    for path in metrics_dir.glob("histogram_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        for key, value, *_rest in MmapedDict.read_all_values_from_file(str(path)):
+            name, sample, *_labels = json.loads(key)
+            if name == "mo_loans_http_request_duration_seconds" and sample.endswith("_bucket"):
+                counts[pid] += int(value)
+    return counts
+
+
+# --- seeding and profile ---------------------------------------------------------------
 
 
 def seed() -> None:
@@ -145,48 +222,6 @@ def seed() -> None:
         )
 
 
-# --- profile -----------------------------------------------------------------------
-
-
-def profile(server: Gunicorn, name: str, headers: dict[str, str]) -> None:
-    """``py-spy record`` both workers while ``name`` runs at saturation; print a summary."""
-    py_spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
-    if not Path(py_spy).exists():
-        print("py-spy is not installed: no profile (pip install -r dev-requirements.txt)")
-        return
-    folder = Path(tempfile.mkdtemp(prefix="bench-http-profile-"))
-    try:
-        spies = []
-        for pid in worker_pids(server.process.pid):
-            out = folder / f"{pid}.txt"
-            command = [py_spy, "record", "--pid", str(pid), "--duration", str(PROFILE_SECONDS)]
-            command += ["--rate", "200", "--format", "raw", "--idle", "--output", str(out)]
-            spies.append((out, subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.PIPE)))  # fmt: skip
-        time.sleep(1.0)  # py-spy attaches
-        run = asyncio.run(
-            closed_loop(
-                server.url,
-                ROUTES[name][1],
-                concurrency=CONCURRENCY,
-                duration=PROFILE_SECONDS - 1.5,
-                headers=headers,
-            )
-        )
-        stacks: Counter[tuple[str, ...]] = Counter()
-        for out, spy in spies:
-            _, err = spy.communicate(timeout=60)
-            if spy.returncode != 0 or not out.exists():
-                print(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
-                return
-            for line in out.read_text().splitlines():
-                frames, _, count = line.rpartition(" ")
-                stacks[tuple(frames.split(";"))] += int(count)
-        summarise_profile(name, stacks, run)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _short(frame: str) -> str:
     """``func (path/to/mod.py:12)`` → ``func (mod.py)``, paths made relative."""
     func, _, where = frame.partition(" (")
@@ -198,7 +233,9 @@ def _short(frame: str) -> str:
 
 
 BUCKETS = [  # first match wins, from the leaf up: where a sample's time went
-    ("waiting for a client (gunicorn accept/select)", ("gunicorn/workers/sync.py",)),
+    ("idle: waiting for a connection or a request (gunicorn poll, gthread pool)",
+     ("gunicorn/workers/sync.py", "selectors.py", "concurrent/futures/thread.py")),
+    ("gunicorn: HTTP parsing, socket writes", ("gunicorn/",)),
     ("PostgreSQL round trips (psycopg)", ("psycopg/",)),
     ("API key check (rest_framework_api_key)", ("rest_framework_api_key/",)),
     ("Prometheus metrics (prometheus_client)", ("prometheus_client/",)),
@@ -220,14 +257,14 @@ def _bucket(stack: tuple[str, ...]) -> str:
     return "other Python (views, project code, interpreter)"
 
 
-def summarise_profile(name: str, stacks: Counter, run: LoadResult) -> None:
+def summarise_profile(route: Route, stacks: Counter, run: Run) -> None:
     total = sum(stacks.values())
     if not total:
         print("py-spy recorded no samples")
         return
     print(
-        f"\nProfile of {ROUTES[name][0]} at saturation ({CONCURRENCY} clients, "
-        f"{run.rate:.0f} req/s, {run.errors} errors): py-spy, both workers, "
+        f"\nProfile of {route.label} at c = 8 ({run.rate:.0f} req/s, {run.errors} errors): "
+        "py-spy, both workers, "
         f"{total} samples incl. idle\n"
     )
     buckets: Counter[str] = Counter()
@@ -237,7 +274,7 @@ def summarise_profile(name: str, stacks: Counter, run: LoadResult) -> None:
         ["where the worker's time went", "share"],
         [[label, f"{count / total:.0%}"] for label, count in buckets.most_common()],
     )
-    busy = {s: c for s, c in stacks.items() if not _bucket(s).startswith("waiting for a client")}
+    busy = {s: c for s, c in stacks.items() if not _bucket(s).startswith("idle")}
     busy_total = sum(busy.values()) or 1
     callers: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -269,115 +306,183 @@ def _caller(stack: tuple[str, ...]) -> str:
 # --- main --------------------------------------------------------------------------
 
 
-def main() -> int:
+def profile(server: Gunicorn, route: Route, auth: str) -> None:
+    """``py-spy record`` both workers while ``route`` runs at c = 8; print a summary."""
+    py_spy = shutil.which("py-spy") or str(REPO / ".venv" / "bin" / "py-spy")
+    if not Path(py_spy).exists():
+        print("py-spy is not installed: no profile (pip install -r dev-requirements.txt)")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench-http-profile-"))
+    try:
+        spies = []
+        for pid in worker_pids(server.pid):
+            out = folder / f"{pid}.txt"
+            command = [py_spy, "record", "--pid", str(pid), "--duration", str(PROFILE_SECONDS)]
+            command += ["--rate", "200", "--format", "raw", "--idle", "--output", str(out)]
+            spies.append((out, subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.PIPE)))  # fmt: skip
+        time.sleep(1.0)  # py-spy attaches
+        run = wrk(server, route, connections=8, seconds=PROFILE_SECONDS - 2, auth=auth)
+        stacks: Counter[tuple[str, ...]] = Counter()
+        for out, spy in spies:
+            _, err = spy.communicate(timeout=60)
+            if spy.returncode != 0 or not out.exists():
+                print(f"py-spy failed ({spy.returncode}): {err.decode(errors='replace')[-500:]}")
+                return
+            for line in out.read_text().splitlines():
+                frames, _, count = line.rpartition(" ")
+                stacks[tuple(frames.split(";"))] += int(count)
+        summarise_profile(route, stacks, run)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def ratio_table(rates, ratios, p99s, errors) -> list[list[object]]:
+    rows = []
+    for c in CONCURRENCY:
+        for route in ROUTES:
+            key = (route.name, c)
+            base = "bare" if route.name == "ping" else "ping"
+            rows.append(
+                [
+                    route.label,
+                    c,
+                    f"{rates[key]:.0f}",
+                    "" if route.name in ("bare",) else f"{ratios[key]:.0%}",
+                    f"{p99s[key]:.1f}",
+                    errors[key],
+                    base if route.name != "bare" else "",
+                ]
+            )
+    return rows
+
+
+def main() -> int:  # noqa: PLR0912 - one linear report
+    wrk_binary()
     started = time.perf_counter()
     recreate_database()
     seed()
     key = create_api_key("bench-http")
     print(f"seeded {CUSTOMERS} customers and loans in {time.perf_counter() - started:.1f} s")
-    headers = {"Authorization": f"Api-Key {key}"}
-    saturated: dict[str, list[LoadResult]] = defaultdict(list)
-    half: dict[str, LoadResult] = {}
-    errors = 0
-    with Gunicorn(env={"DATABASE_NAME": DATABASE}, workers=2) as server:
-        for rnd in range(1, ROUNDS + 1):
-            for name, (label, send) in ROUTES.items():
-                result = asyncio.run(
-                    closed_loop(
-                        server.url,
-                        send,
-                        concurrency=CONCURRENCY,
-                        duration=SECONDS,
-                        warmup=WARMUP_SECONDS,
-                        headers=headers,
-                    )
-                )
-                saturated[name].append(result)
-                errors += result.errors
+    auth = f"Api-Key {key}"
+    runs: dict[tuple[str, int], list[Run]] = defaultdict(list)
+    balance: dict[str, tuple[int, ...]] = {}
+    failures: list[str] = []
+    metrics_dir = Path(tempfile.mkdtemp(prefix="bench-http-metrics-"))
+    env = {
+        "DATABASE_NAME": DATABASE,
+        "MO_LOANS_BARE_PING": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        # As in production: one JSON line per request (to the server's log file here).
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
+    }
+    try:
+        with Gunicorn(env=env, workers=2) as server:
+            for route in ROUTES:  # warm every worker, connection and cache
+                wrk(server, route, connections=8, seconds=1, auth=auth)
+            for rnd in range(1, ROUNDS + 1):
+                order = ROUTES if rnd % 2 else ROUTES[::-1]
+                for c in CONCURRENCY:
+                    for route in order:
+                        before = requests_by_pid(metrics_dir)
+                        run = wrk(server, route, connections=c, seconds=SECONDS, auth=auth)
+                        if c == max(CONCURRENCY) and route.name != "bare":
+                            after = requests_by_pid(metrics_dir)
+                            served = [after[pid] - before.get(pid, 0) for pid in after]
+                            balance[f"{route.name} round {rnd}"] = tuple(sorted(served))
+                        runs[(route.name, c)].append(run)
+                        print(
+                            f"round {rnd} c={c:<3} {route.label:36} {run.rate:7.0f} req/s "
+                            f"p50 {run.p50_ms:6.1f} ms p99 {run.p99_ms:6.1f} ms "
+                            f"errors {run.errors}",
+                            flush=True,
+                        )
+                        if run.errors:
+                            failures.append(f"{route.label} c={c}: {run.errors} ({run.sample})")
+            rates = {k: statistics.median(r.rate for r in v) for k, v in runs.items()}
+            half = {}
+            for route in ROUTES:
+                best = max(rates[(route.name, c)] for c in CONCURRENCY)
+                single = statistics.median(r.p50_ms for r in runs[(route.name, min(CONCURRENCY))])
+                # Each connection waits so that 8 of them offer about half the best rate.
+                delay = max(0.0, 1000 * HALF_CONNECTIONS / (best / 2) - single)
+                run = wrk(
+                    server, route, connections=HALF_CONNECTIONS, seconds=HALF_SECONDS,
+                    auth=auth, delay_ms=delay,
+                )  # fmt: skip
+                half[route.name] = (best / 2, run)
                 print(
-                    f"saturation round {rnd} {label:30} {result.rate:7.0f} req/s "
-                    f"p50 {result.ms(50):6.1f} ms p99 {result.ms(99):6.1f} ms "
-                    f"errors {result.errors}",
+                    f"half saturation {route.label:36} offered ~{best / 2:5.0f} got "
+                    f"{run.rate:5.0f} req/s p50 {run.p50_ms:5.1f} ms p99 {run.p99_ms:5.1f} ms "
+                    f"errors {run.errors}",
                     flush=True,
                 )
-                for sample in result.error_samples:
-                    print(f"    error: {sample}")
-        rates = {name: statistics.median(r.rate for r in runs) for name, runs in saturated.items()}
-        for name, (label, send) in ROUTES.items():
-            rate = rates[name] / 2
-            result = asyncio.run(
-                open_loop(server.url, send, rate=rate, duration=HALF_SECONDS, headers=headers)
-            )
-            half[name] = result
-            errors += result.errors
-            print(
-                f"half saturation {label:30} {rate:7.0f} req/s offered "
-                f"p50 {result.ms(50):6.1f} ms p99 {result.ms(99):6.1f} ms "
-                f"errors {result.errors}",
-                flush=True,
-            )
-            for sample in result.error_samples:
-                print(f"    error: {sample}")
-        slowest = min(rates, key=rates.get)
-        if PROFILE:
-            profile(server, slowest, headers)
+                if run.errors:
+                    failures.append(f"{route.label} half: {run.errors} ({run.sample})")
+            for name in PROFILE:
+                if name in BY_NAME:
+                    profile(server, BY_NAME[name], auth)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def ratio(name: str, base: str, c: int) -> float:
+        pairs = zip(runs[(name, c)], runs[(base, c)], strict=True)
+        return statistics.median(run.rate / ref.rate for run, ref in pairs)
 
     ratios = {
-        name: statistics.median(
-            run.rate / base.rate for run, base in zip(runs, saturated["ping"], strict=True)
-        )
-        for name, runs in saturated.items()
+        (r.name, c): ratio(r.name, "bare" if r.name == "ping" else "ping", c)
+        for r in ROUTES
+        for c in CONCURRENCY
+        if r.name != "bare"
     }
-    rows = []
-    for name, (label, _) in ROUTES.items():
-        runs = saturated[name]
-        run = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-        rows.append(
-            [
-                label,
-                f"{run.rate:.0f}",
-                f"{run.ms(50):.1f}",
-                f"{run.ms(99):.1f}",
-                sum(r.errors for r in runs) + half[name].errors,
-                f"{ratios[name]:.0%}",
-                f"{half[name].rate:.0f}",
-                f"{half[name].ms(50):.1f}",
-                f"{half[name].ms(99):.1f}",
-            ]
-        )
+    p99s = {k: statistics.median(r.p99_ms for r in v) for k, v in runs.items()}
+    errors = {k: sum(r.errors for r in v) for k, v in runs.items()}
     print(
-        f"\ngunicorn 2 workers x 4 threads; saturation: closed loop, {CONCURRENCY} clients, "
-        "median of "
-        f"{ROUNDS} rounds of {SECONDS:g} s; half: open loop at 50 % of that rate for "
-        f"{HALF_SECONDS:g} s\n"
+        f"\ngunicorn 2 workers x 4 threads; wrk 1 thread, closed loop; median of {ROUNDS} "
+        f"rounds of {SECONDS:g} s; ratio: median of the per-round ratios to /healthz "
+        "(/healthz itself: to /bare/healthz)\n"
     )
     print_table(
-        [
-            "route",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "errors",
-            "vs ping",
-            "half: req/s",
-            "half: p50 ms",
-            "half: p99 ms",
-        ],
-        rows,
+        ["route", "c", "req/s", "ratio", "p99 ms", "errors", "ratio to"],
+        ratio_table(rates, ratios, p99s, errors),
     )
-    missed = [
-        f"{ROUTES[name][0]} at {ratios[name]:.0%} of ping (goal {goal:.0%})"
-        for name, goal in GOALS.items()
-        if ratios[name] < goal
-    ]
+    print(f"\nhalf saturation: {HALF_CONNECTIONS} connections with think time\n")
+    print_table(
+        ["route", "offered req/s", "got req/s", "p50 ms", "p99 ms", "errors"],
+        [
+            [BY_NAME[n].label, f"{o:.0f}", f"{r.rate:.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
+             r.errors]
+            for n, (o, r) in half.items()
+        ],
+    )  # fmt: skip
+    print(f"\nrequests per worker at c = {max(CONCURRENCY)} (each run)\n")
+    spread = []
+    for label, counts in balance.items():
+        low, high = (counts[0], counts[-1]) if len(counts) > 1 else (0, counts[0] if counts else 0)
+        skew = high / low - 1 if low else float("inf")
+        spread.append(skew)
+        print(f"  {label:28} {' / '.join(map(str, counts)):>14}  busiest +{skew:.0%}")
+    missed = []
+    for name, goal in GOALS.items():
+        if name not in BY_NAME:
+            continue
+        worst = min(ratios[(name, c)] for c in CONCURRENCY)
+        if worst < goal:
+            missed.append(f"{BY_NAME[name].label} down to {worst:.0%} of ping (goal {goal:.0%})")
+    worst_ping = min(ratios[("ping", c)] for c in CONCURRENCY)
+    if worst_ping < PING_GOAL:
+        missed.append(f"ping down to {worst_ping:.0%} of the bare route (goal {PING_GOAL:.0%})")
     missed += [
-        f"{ROUTES[name][0]} p99 {result.ms(99):.1f} ms at half saturation (goal < {P99_GOAL_MS:g})"
-        for name, result in half.items()
-        if result.ms(99) >= P99_GOAL_MS
+        f"{BY_NAME[n].label} p99 {r.p99_ms:.1f} ms at half saturation (goal < {P99_GOAL_MS:g})"
+        for n, (_, r) in half.items()
+        if r.p99_ms >= P99_GOAL_MS
     ]
+    if spread and statistics.median(spread) > BALANCE_GOAL:
+        missed.append(f"workers' counts differ by {statistics.median(spread):.0%} (median)")
     print("\ngoals: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
-    if errors:
-        raise BenchError(f"{errors} requests failed")
+    if failures:
+        raise BenchError("requests failed:\n  " + "\n  ".join(failures))
     return 0
 
 

@@ -18,20 +18,27 @@ and test runs of other people on the same machine never share data.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.gunicorn import (  # noqa: E402  (the checkout is on sys.path now)
+    GunicornError,
+    GunicornServer,
+    free_port,
+    worker_pids,
+)
+
+__all__ = ["free_port", "worker_pids"]
+
 BENCH_DATABASE_PREFIX = "mo_loans_bench"
 
 
@@ -118,101 +125,23 @@ def create_api_key(name: str = "bench") -> str:
 # --- gunicorn -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
-class Gunicorn:
-    """The project's gunicorn (``gunicorn.conf.py``) on 127.0.0.1, as a context manager.
+class Gunicorn(GunicornServer):
+    """The shared test-support server (``tests/support/gunicorn.py``), ready on ``/readyz``.
 
-    ``env`` is added to this process's environment (``DATABASE_NAME`` at least).
-    It is stopped on leaving the block, whatever happened inside; its log is
-    printed when it fails to start.
+    A slow benchmark request is measured, not killed (``GUNICORN_TIMEOUT`` 300 s);
+    a server that does not start is a :class:`BenchError`.
     """
 
-    env: dict[str, str]
-    workers: int = 2
-    port: int = 0
     ready_path: str = "/readyz"
-    start_timeout: float = 60.0
-    process: subprocess.Popen | None = field(default=None, init=False, repr=False)
-    log_path: Path | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Gunicorn:
-        self.port = self.port or free_port()
-        env = os.environ | {
-            "WEB_CONCURRENCY": str(self.workers),
-            "LOG_LEVEL": "WARNING",
-            "GUNICORN_TIMEOUT": "300",  # a slow benchmark request is measured, not killed
-        }
-        env |= self.env
-        fd, log = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")
-        self.log_path = Path(log)
-        command = [
-            str(REPO / ".venv" / "bin" / "gunicorn"),
-            "mo_loans.wsgi",
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-        ]
-        with os.fdopen(fd, "w") as out:
-            # Own session: stop() can signal gunicorn and its workers as one group.
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        self._wait_ready()
+        self.env = {"GUNICORN_TIMEOUT": "300", **self.env}
+        try:
+            super().start()
+        except GunicornError as exc:
+            raise BenchError(str(exc)) from exc
         return self
-
-    def _wait_ready(self) -> None:
-        import httpx
-
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        log = self.log_tail()
-        self.stop()
-        raise BenchError(f"gunicorn did not become ready on {self.url}:\n{log}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM to the master (it stops its workers); SIGKILL to the group if it hangs."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> Gunicorn:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 # --- timing ------------------------------------------------------------------------
@@ -282,18 +211,6 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 
 # --- HTTP load (asyncio + httpx) ------------------------------------------------------
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """The pids of the processes whose parent is ``master_pid`` (gunicorn's workers)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            # The command name may hold spaces and parentheses: split after the last ")".
-            fields = stat.read_text().rpartition(")")[2].split()
-            if int(fields[1]) == master_pid:
-                pids.append(int(stat.parent.name))
-    return sorted(pids)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from customers import rules
 from customers.models import Customer
+from mo_loans.api.lean import LeanOutputMixin
 from mo_loans.api.serializers import (
     BoundedDateTimeField,
     ExternalIdField,
@@ -39,7 +40,7 @@ class CustomerUpdateSerializer(InputSerializer):
     email = StrictEmailField(required=False, allow_blank=True, max_length=rules.EMAIL_MAX_LENGTH)
 
 
-class CustomerOutputSerializer(serializers.ModelSerializer):
+class CustomerOutputSerializer(LeanOutputMixin, serializers.ModelSerializer):
     score = MoneyField(positive=False)
 
     class Meta:

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS
 from loans.models import Loan
 from loans.portfolio import delinquency_bucket
+from mo_loans.api.lean import LeanOutputMixin
 from mo_loans.api.serializers import (
     BoundedDateTimeField,
     ExternalIdField,
@@ -43,7 +44,7 @@ class LoanRejectInputSerializer(InputSerializer):
     """Rejecting takes no fields; a body, if sent, must be empty (``{}``)."""
 
 
-class LoanOutputSerializer(serializers.ModelSerializer):
+class LoanOutputSerializer(LeanOutputMixin, serializers.ModelSerializer):
     customer_external_id = serializers.CharField(source="customer.external_id")
     amount = MoneyField()
     total_amount = MoneyField()
@@ -133,7 +134,7 @@ class LoanStateOutputSerializer(LoanOutputSerializer):
 INSTALLMENT_STATUSES = ("paid", "partial", "due", "missed")
 
 
-class InstallmentOutputSerializer(serializers.Serializer):
+class InstallmentOutputSerializer(LeanOutputMixin, serializers.Serializer):
     number = serializers.IntegerField()
     due_date = serializers.DateField()
     amount = MoneyField()
@@ -141,7 +142,7 @@ class InstallmentOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=INSTALLMENT_STATUSES)
 
 
-class BalanceOutputSerializer(serializers.Serializer):
+class BalanceOutputSerializer(LeanOutputMixin, serializers.Serializer):
     external_id = serializers.CharField()
     score = MoneyField(positive=False)
     total_debt = MoneyField(positive=False)

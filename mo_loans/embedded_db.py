@@ -44,8 +44,59 @@ def embedded_server(data_dir: Path) -> EmbeddedServer:
         import pgserver  # lazily: a deployment with DATABASE_HOST never needs it
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    changed = write_server_settings(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
+    changed = write_server_settings(data_dir) or changed  # a new folder has them only now
+    if changed:  # the running server reloads what it can
+        with psycopg.connect(
+            host=str(server.get_postmaster_info().socket_dir), user=SUPERUSER, dbname="postgres"
+        ) as conn:
+            conn.execute("SELECT pg_reload_conf()")
     return EmbeddedServer(socket_dir=str(server.get_postmaster_info().socket_dir))
+
+
+# --- server settings (issue 14, HTTP speed) ---------------------------------------------
+# Sized for the development machine this runs on (2 cores, ~24 GB, an SSD, a few
+# checkouts each with its own server): memory for hot pages and sorts, WAL that is
+# flushed in large writes and checkpointed every 15 minutes rather than every few
+# seconds under a benchmark's writes. synchronous_commit stays on (the default): a
+# commit the API answered is on disk. Written to .pgdata/mo_loans.conf, included from
+# postgresql.conf; shared_buffers and wal_buffers take effect at the server's next
+# start (`make db-stop`), the others at once. docs/performance.md says why.
+SERVER_SETTINGS = {
+    "shared_buffers": "512MB",
+    "effective_cache_size": "4GB",
+    # work_mem: every app connection sets its own (DATABASE_WORK_MEM_MB, mo_loans/dbconfig.py).
+    "maintenance_work_mem": "256MB",
+    "wal_buffers": "16MB",
+    "max_wal_size": "4GB",
+    "min_wal_size": "512MB",
+    "checkpoint_timeout": "15min",
+    "checkpoint_completion_target": "0.9",
+    "random_page_cost": "1.1",
+}
+SETTINGS_FILE = "mo_loans.conf"
+
+
+def write_server_settings(data_dir: Path) -> bool:
+    """Write :data:`SERVER_SETTINGS` for the server in ``data_dir``; True when it changed.
+
+    Nothing to do before ``initdb`` made the folder (the next call writes them).
+    """
+    conf = data_dir / "postgresql.conf"
+    if not conf.exists():
+        return False
+    include = f"include_if_exists = '{SETTINGS_FILE}'"
+    if include not in conf.read_text():
+        with conf.open("a") as out:
+            out.write(f"\n# MO Loans (mo_loans/embedded_db.py)\n{include}\n")
+    text = "".join(f"{name} = '{value}'\n" for name, value in SERVER_SETTINGS.items())
+    target = data_dir / SETTINGS_FILE
+    if target.exists() and target.read_text() == text:
+        return False
+    target.write_text(text)
+    target.chmod(0o644)
+    return True
 
 
 def ensure_database(server: EmbeddedServer, name: str) -> None:

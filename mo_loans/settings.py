@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "mo_loans.api.middleware.LazyMessageMiddleware",  # Django's, storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mo_loans.api.idempotency.IdempotencyMiddleware",
     "mo_loans.observability.middleware.PrometheusAfterMiddleware",
@@ -218,6 +218,9 @@ SPECTACULAR_SETTINGS = {
 # How many of the right-most X-Forwarded-For entries our own proxies add (1 behind
 # the Ingress); 0 trusts none and counts the peer address.
 TRUSTED_PROXY_COUNT = config("TRUSTED_PROXY_COUNT", default=0, cast=int)
+# Seconds a worker remembers an API key it found valid: a revoked key keeps working
+# for at most this long (mo_loans.api.api_keys). 0: check every call in the database.
+API_KEY_CACHE_SECONDS = config("API_KEY_CACHE_SECONDS", default=10, cast=float)
 # Failed API keys per client address before its calls are 429 ("10/min", "100/hour").
 AUTH_FAILURE_RATE = config("AUTH_FAILURE_RATE", default="10/min")
 # The admin login (django-axes): failures per address, then locked for the cool-off.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from billing.money import ZERO
 from billing.replay import LedgerLoan, LedgerPayment, Replay, replay, split
@@ -167,17 +167,19 @@ def store_allocation(
     if stale:
         superseded = PaymentDetail.current.filter(payment_id__in=stale).update(superseded_at=now)
     by_id = {loan.id: loan for loan in loans}
-    rows = PaymentDetail.objects.bulk_create(
+    rows = [
         PaymentDetail(
             payment_id=payment_id,
             loan=by_id[loan_id],
             amount=amount,
             paid_at=paid_at[payment_id],
             recorded_at=now,
+            created_at=now,
+            updated_at=now,
         )
         for payment_id in changed
         for loan_id, amount in allocation.get(payment_id, {}).items()
-    )
+    ]
     moved = []
     for loan in loans:
         if loan.status not in TAKEN_STATUSES:
@@ -190,9 +192,54 @@ def store_allocation(
         loan.status = Loan.Status.PAID if loan.outstanding == ZERO else Loan.Status.ACTIVE
         loan.updated_at = now
         moved.append(loan)
-    if moved:
-        Loan.objects.bulk_update(moved, ["paid_amount", "outstanding", "status", "updated_at"])
+    write_rows_and_loans(rows, moved)
     return Written(len(changed), superseded, rows)
+
+
+_DETAIL_COLUMNS = ("payment_id", "loan_id", "amount", "paid_at", "recorded_at", "created_at",
+                   "updated_at")  # fmt: skip
+_DETAIL_VALUES = "(%s::bigint, %s::bigint, %s::numeric, %s::timestamptz, %s::timestamptz, " \
+    "%s::timestamptz, %s::timestamptz)"  # fmt: skip
+_LOAN_VALUES = "(%s::bigint, %s::numeric, %s::numeric, %s::smallint, %s::timestamptz)"
+
+
+def write_rows_and_loans(rows: list[PaymentDetail], moved: list[Loan]) -> None:
+    """Insert the new detail ``rows`` and store the ``moved`` loans' totals: one statement.
+
+    The loans' UPDATE is a data-modifying ``WITH`` of the rows' INSERT; the
+    ledger's deferred checks see both, as they saw the two statements before.
+    Each row gets its id (``RETURNING``, in the order given).
+    """
+    update = ""
+    params: list = []
+    if moved:
+        update = (
+            f"WITH moved AS (UPDATE {Loan._meta.db_table} AS l SET paid_amount = v.paid_amount, "
+            "outstanding = v.outstanding, status = v.status, updated_at = v.updated_at "
+            f"FROM (VALUES {', '.join([_LOAN_VALUES] * len(moved))}) "
+            "AS v(id, paid_amount, outstanding, status, updated_at) WHERE l.id = v.id "
+            "RETURNING l.id) "
+        )
+        for loan in moved:
+            params += [loan.id, loan.paid_amount, loan.outstanding, loan.status, loan.updated_at]
+    if rows:
+        sql = (
+            f"{update}INSERT INTO {PaymentDetail._meta.db_table} ({', '.join(_DETAIL_COLUMNS)}) "
+            f"VALUES {', '.join([_DETAIL_VALUES] * len(rows))} RETURNING id"
+        )
+        for row in rows:
+            params += [getattr(row, column) for column in _DETAIL_COLUMNS]
+    elif moved:
+        sql = f"{update}SELECT count(*) FROM moved"
+    else:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = cursor.fetchall()
+    for row, (pk,) in zip(rows, ids if rows else [], strict=True):
+        row.id = pk
+        row._state.adding = False
+        row._state.db = connection.alias
 
 
 def replay_and_store(

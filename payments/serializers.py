@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from mo_loans.api.lean import LeanOutputMixin
 from mo_loans.api.serializers import (
     BoundedDateTimeField,
     ExternalIdField,
@@ -33,12 +34,12 @@ class PaymentReverseInputSerializer(InputSerializer):
     )
 
 
-class PaymentDetailOutputSerializer(serializers.Serializer):
+class PaymentDetailOutputSerializer(LeanOutputMixin, serializers.Serializer):
     loan_external_id = serializers.CharField(source="loan.external_id")
     amount = MoneyField()
 
 
-class PaymentOutputSerializer(serializers.ModelSerializer):
+class PaymentOutputSerializer(LeanOutputMixin, serializers.ModelSerializer):
     customer_external_id = serializers.CharField(source="customer.external_id")
     loan_external_id = serializers.CharField(
         source="loan.external_id", allow_null=True, default=None

@@ -93,6 +93,35 @@ def _taken_and_latest(customer: Customer, external_id: str) -> tuple[bool, datet
     return row
 
 
+def _locked_loans_taken_and_latest(
+    customer: Customer, external_id: str
+) -> tuple[list[Loan], bool, datetime | None]:
+    """:func:`ledger.locked_loans` and :func:`_taken_and_latest` in one statement.
+
+    Run once the customer lock is held, so its snapshot already sees every
+    payment of the customer committed before; both answers ride on each loan
+    row (uncorrelated subqueries: computed once). A customer without loans
+    asks the second question on its own.
+    """
+    latest = (
+        Payment.objects.filter(customer=customer, status=Payment.Status.COMPLETED)
+        .order_by("-paid_at")
+        .values("paid_at")[:1]
+    )
+    loans = list(
+        Loan.objects.select_for_update(of=("self",))
+        .filter(customer=customer)
+        .annotate(
+            payment_taken=Exists(Payment.objects.filter(external_id=external_id)),
+            latest_paid_at=Subquery(latest),
+        )
+        .order_by("id")
+    )
+    if not loans:
+        return loans, *_taken_and_latest(customer, external_id)
+    return loans, loans[0].payment_taken, loans[0].latest_paid_at
+
+
 def _rejection_reason(amount: Decimal, owed: Decimal) -> str:
     if not owed:
         return "There is nothing to pay."
@@ -131,10 +160,9 @@ def payment_make(
         # order in which the customer's writes really happen.
         now = timezone.now()
         paid_at = paid_at or now
-        taken, latest = _taken_and_latest(customer, external_id)
+        loans, taken, latest = _locked_loans_taken_and_latest(customer, external_id)
         if taken:
             raise violation_error(Payment, "payment_external_id_unique")
-        loans = ledger.locked_loans(customer)
         target = _target(loans, loan_external_id, paid_at) if loan_external_id else None
         payment = Payment(
             external_id=external_id,

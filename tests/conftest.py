@@ -5,6 +5,7 @@ from psycopg import sql
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
+from mo_loans.api.api_keys import forget_verified_keys
 from mo_loans.dbroles import owner_credentials
 
 
@@ -41,10 +42,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Failed-key counts (mo_loans.api.throttling) never carry from one test to the next."""
+    """Failed-key counts (mo_loans.api.throttling) and verified keys (mo_loans.api.api_keys)
+    never carry from one test to the next."""
     cache.clear()
+    forget_verified_keys()
     yield
     cache.clear()
+    forget_verified_keys()
+
+
+@pytest.fixture(autouse=True)
+def _api_keys_checked_every_call(settings):
+    """Every API key check queries the database, so query counts never depend on what an
+    earlier request verified; tests/mo_loans/test_api_key_cache.py turns the cache on."""
+    settings.API_KEY_CACHE_SECONDS = 0
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from rest_framework_api_key.models import APIKey
 
+from mo_loans.api.api_keys import api_key_is_valid
 from mo_loans.api.exception_handlers import (
     DATABASE_UNAVAILABLE,
     database_unavailable_response,
@@ -100,15 +100,33 @@ def _in_progress() -> JsonResponse:
     )
 
 
-def _try_lock(scope: str, key: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(scope, key)])
-        return cursor.fetchone()[0]
+_COLUMNS = [field.attname for field in IdempotencyKey._meta.concrete_fields]
+_READ = "SELECT {} FROM {} WHERE scope = %s AND key = %s".format(
+    ", ".join(f'"{column}"' for column in _COLUMNS), IdempotencyKey._meta.db_table
+)
 
 
-def _stored(scope: str, key: str) -> IdempotencyKey | None:
+def _lock_and_stored(scope: str, key: str) -> tuple[bool, IdempotencyKey | None]:
+    """Try the key's lock, then read its row: two statements, one round trip.
+
+    psycopg's pipeline mode sends the transaction's ``BEGIN``, the lock and the
+    read together. The server runs them in order, so the read (a statement of
+    its own, with its own snapshot) sees whatever a transaction that held the
+    lock before us committed. The row counts only when the lock was taken.
+    """
+    connection.ensure_connection()
+    with connection.connection.pipeline(), connection.cursor() as lock, connection.cursor() as read:
+        lock.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_id(scope, key)])
+        read.execute(_READ, [scope, key])
+        locked = lock.fetchone()[0]
+        found = read.fetchone()
+    if not locked:
+        return False, None
+    return True, None if found is None else IdempotencyKey.from_db("default", _COLUMNS, found)
+
+
+def _stored(row: IdempotencyKey | None) -> IdempotencyKey | None:
     """The key's live row; an expired one is deleted (in this transaction) and ignored."""
-    row = IdempotencyKey.objects.filter(scope=scope, key=key).first()
     if row is None:
         return None
     now = timezone.now()
@@ -150,7 +168,7 @@ class IdempotencyMiddleware:
                 413, "request_too_large", "The request body is larger than this server accepts."
             )
         try:
-            if not APIKey.objects.is_valid(api_key):
+            if not api_key_is_valid(api_key):
                 # The scope is only the key's prefix: a caller who cannot prove the
                 # whole key neither runs under it nor sees its answer. The view answers 401.
                 return self.get_response(request)
@@ -162,9 +180,10 @@ class IdempotencyMiddleware:
 
     def _once(self, request: HttpRequest, scope: str, key: str, fingerprint: str) -> HttpResponse:
         with request_transaction():
-            if not _try_lock(scope, key):
+            locked, row = _lock_and_stored(scope, key)
+            if not locked:
                 return _in_progress()
-            row = _stored(scope, key)
+            row = _stored(row)
             if row is not None:
                 return self._replay(row, fingerprint)
             with transaction.atomic():  # the view's writes, undone for a refusal

@@ -23,6 +23,8 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_api_key.permissions import HasAPIKey
 
+from mo_loans.api.api_keys import api_key_is_valid
+
 
 def client_ip(request) -> str:
     """The client's address as our own proxies saw it (also ``AXES_CLIENT_IP_CALLABLE``)."""
@@ -64,7 +66,11 @@ class AuthenticationFailureThrottle(SimpleRateThrottle):
 
 
 class HasAPIKeyOrThrottled(HasAPIKey):
-    """``HasAPIKey``, refused with 429 for an address that failed too often."""
+    """``HasAPIKey``, refused with 429 for an address that failed too often.
+
+    The key is checked by :func:`mo_loans.api.api_keys.api_key_is_valid` (valid
+    keys remembered per process for ``API_KEY_CACHE_SECONDS``).
+    """
 
     def has_permission(self, request, view) -> bool:
         throttle = AuthenticationFailureThrottle()
@@ -72,7 +78,8 @@ class HasAPIKeyOrThrottled(HasAPIKey):
             raise Throttled(
                 wait=throttle.wait(), detail="Too many failed API keys from this address."
             )
-        if super().has_permission(request, view):
+        key = self.get_key(request)
+        if key and api_key_is_valid(key):
             return True
         if request.META.get("HTTP_AUTHORIZATION"):
             throttle.record_failure(request)

@@ -22,6 +22,7 @@ from werkzeug.test import Client
 from loans.models import Loan
 from mo_loans.models import IdempotencyKey
 from mo_loans.wsgi import application
+from payments import ledger
 from payments.models import Payment, PaymentDetail
 from tests.factories import CustomerFactory, make_loan
 
@@ -145,22 +146,19 @@ def loan_state(*loans):
 def test_payment_interrupted_after_its_details_leaves_nothing_behind(
     wsgi, two_active_loans, monkeypatch
 ):
-    """The details are written, then updating the loans fails: all of it is rolled back."""
+    """The details and the loans' totals are written (one statement), then the next step
+    fails: all of it is rolled back."""
     before = loan_state(*two_active_loans)
     written = []
-    original_bulk_create = PaymentDetail.objects.bulk_create
+    original_write = ledger.write_rows_and_loans
 
-    def bulk_create(objs, *args, **kwargs):
-        result = original_bulk_create(objs, *args, **kwargs)
-        written.extend(result)
-        return result
-
-    def bulk_update(*args, **kwargs):
+    def write_then_die(rows, moved):
+        original_write(rows, moved)
+        written.extend(rows)
         assert PaymentDetail.objects.count() == len(written) > 0  # really half way
         raise RuntimeError("worker died between the allocation steps")
 
-    monkeypatch.setattr(PaymentDetail.objects, "bulk_create", bulk_create)
-    monkeypatch.setattr(Loan.objects, "bulk_update", bulk_update)
+    monkeypatch.setattr(ledger, "write_rows_and_loans", write_then_die)
     body = {"external_id": "pay-1", "customer_external_id": "payer", "total_amount": "300000.00"}
 
     response = wsgi("POST", "/api/payments", body, **{"Idempotency-Key": "interrupted"})
@@ -186,17 +184,16 @@ def test_payment_whose_connection_drops_mid_transaction_is_503_and_leaves_nothin
 ):
     """The database connection is killed after the details are written, before the commit."""
     before = loan_state(*two_active_loans)
-    original_bulk_create = PaymentDetail.objects.bulk_create
+    original_write = ledger.write_rows_and_loans
 
-    def bulk_create_then_lose_the_connection(objs, *args, **kwargs):
-        result = original_bulk_create(objs, *args, **kwargs)
+    def write_then_lose_the_connection(rows, moved):
+        original_write(rows, moved)
         with admin_connection() as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid]
             )
-        return result
 
-    monkeypatch.setattr(PaymentDetail.objects, "bulk_create", bulk_create_then_lose_the_connection)
+    monkeypatch.setattr(ledger, "write_rows_and_loans", write_then_lose_the_connection)
     body = {"external_id": "pay-2", "customer_external_id": "payer", "total_amount": "1000.00"}
 
     assert_database_unavailable(wsgi("POST", "/api/payments", body))
@@ -215,5 +212,5 @@ def test_api_key_lookup_failing_is_503_json(wsgi, monkeypatch):
     def refuse(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(APIKey.objects, "is_valid", refuse)
+    monkeypatch.setattr(APIKey.objects, "get_from_key", refuse)
     assert_database_unavailable(wsgi("GET", "/api/customers"))

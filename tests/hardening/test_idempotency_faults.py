@@ -36,8 +36,8 @@ from mo_loans.models import IdempotencyKey
 from payments.models import Payment
 from tests.factories import CustomerFactory, make_loan
 from tests.hardening.test_faults import database_gone
-from tests.ops.test_gunicorn import GUNICORN, ROOT, free_port
 from tests.payments.test_concurrency import assert_ledger_is_exact
+from tests.support.gunicorn import GunicornServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,6 +56,10 @@ class Answer:
 class Server:
     base: str
     process: subprocess.Popen
+    gunicorn: GunicornServer
+
+    def wait_until_up(self) -> None:
+        self.gunicorn.wait_for(f"{self.base}/healthz")
 
     def workers(self) -> list[int]:
         return [child.pid for child in psutil.Process(self.process.pid).children()]
@@ -79,25 +83,13 @@ class Server:
         except (OSError, HTTPException):
             return Answer(None, {}, {})
 
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + PATIENCE
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "gunicorn exited"
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=5):  # noqa: S310
-                    return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail("gunicorn did not answer in time")
-
 
 @contextmanager
 def gunicorn(tmp_path: Path, **settings: str) -> Iterator[Server]:
     """One gunicorn worker of four threads serving the test database."""
     db = connection.settings_dict
-    bind = f"127.0.0.1:{free_port()}"
     (tmp_path / "metrics").mkdir()
-    env = os.environ | {
+    env = {
         "SECRET_KEY": secrets.token_urlsafe(32),
         "DATABASE_NAME": db["NAME"],
         "DATABASE_USER": db["USER"],
@@ -105,30 +97,13 @@ def gunicorn(tmp_path: Path, **settings: str) -> Iterator[Server]:
         "DATABASE_HOST": db["HOST"],
         "DATABASE_PORT": str(db["PORT"] or "5432"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "WEB_CONCURRENCY": "1",
         "GUNICORN_THREADS": "4",
-        "LOG_LEVEL": "WARNING",
         **settings,
     }
-    with (tmp_path / "gunicorn.log").open("w") as log:
-        process = subprocess.Popen(
-            [str(GUNICORN), "mo_loans.wsgi", "--config", "gunicorn.conf.py", "--bind", bind],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        server = Server(f"http://{bind}", process)
-        try:
-            server.wait_until_up()
-            yield server
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with GunicornServer(
+        env=env, workers=1, start_timeout=PATIENCE, log_path=tmp_path / "gunicorn.log"
+    ) as server:
+        yield Server(server.url, server.process, server)
 
 
 def connect(**extra) -> psycopg.Connection:

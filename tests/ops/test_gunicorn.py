@@ -3,9 +3,6 @@
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,39 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import parse_metrics
+from tests.support.gunicorn import GunicornServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 NASTY_AGENT = 'probe "quoted" \\ back\\slash'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (http to localhost)
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return response.status, dict(response.headers), response.read()
-
-
-def wait_until_up(
-    base: str, server: subprocess.Popen, path: str = "/metrics", seconds: float = 30
-) -> None:
-    """Until ``path`` answers at all (any status): the listener is up."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "gunicorn exited"
-        try:
-            get(f"{base}{path}")
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail("gunicorn did not answer in time")
 
 
 def healthz_count(metrics_base: str) -> float:
@@ -67,44 +40,27 @@ def server(tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left over from a previous run")
-    port = free_port()
     metrics_port = free_port()
-    log = (tmp_path / "stdout.log").open("w")
     env = {k: v for k, v in os.environ.items() if k != "METRICS_TOKEN"} | {
         "METRICS_PORT": str(metrics_port),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "WEB_CONCURRENCY": "2",
         "GUNICORN_ACCESS_LOG": "-",
         "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
         "METRICS_PORTFOLIO_TTL": "0",
     }
-    process = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "mo_loans.wsgi",
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
+    gunicorn = GunicornServer(
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        workers=2,
+        ready_path="/metrics",
+        ready_any_status=True,
+        start_timeout=30,
+        log_path=tmp_path / "stdout.log",
+        inherit_env=False,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
-        wait_until_up(f"http://127.0.0.1:{metrics_port}", process)
-        yield base, process, metrics_dir, tmp_path / "stdout.log", metrics_port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with gunicorn:
+        gunicorn.wait_for(f"http://127.0.0.1:{metrics_port}/metrics", any_status=True)
+        yield gunicorn.url, gunicorn.process, metrics_dir, gunicorn.log_path, metrics_port
 
 
 def status_of(url: str) -> int:
