@@ -88,7 +88,7 @@ class PortfolioFigures:
     par: dict[str, str]
     buckets: list[BucketFigures]
     delinquent_loans: int
-    delinquent_customers: int
+    delinquent_customers: int | None  # None: not counted (the admin trend's weeks)
 
 
 def is_active(loan: PortfolioLoan, as_of: date) -> bool:

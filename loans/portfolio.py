@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -369,42 +369,54 @@ def _band_lows(buckets: tuple[Bucket, ...]) -> list[int]:
 
 
 def portfolio_as_of_dates(
-    *, dates: Sequence[date], known_at: datetime | None = None
+    *, dates: Sequence[date], known_at: datetime | None = None, count_customers: bool = True
 ) -> list[PortfolioFigures]:
-    """:func:`portfolio_as_of` for several dates in one statement (the admin's trend)."""
+    """:func:`portfolio_as_of` for several dates in one statement (the admin's trend).
+
+    ``count_customers=False`` leaves ``delinquent_customers`` out (None): every other
+    figure then comes from one pass over the loans, which PostgreSQL can split
+    between workers, with no row kept aside to count customers.
+    """
     buckets = dpd_buckets()
     lows = _band_lows(buckets)
-    state, params = active_state_sql(dates, known_at, read_twice=True)
+    state, params = active_state_sql(dates, known_at, read_twice=count_customers)
     delinquent, delinquent_params = expressions.sql(
         expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
     )
     params.update(delinquent_params)
     # One row per date, band of days past due (0: current, i: from lows[i - 1]) and
-    # delinquency, with its loans, outstanding and principal: two sums a loan.
-    sql = f"""
-    WITH {state},
+    # delinquency, with its loans, outstanding and principal: two sums a loan; and,
+    # counted apart, the delinquent customers of each date.
+    per_band = f"""
     per_band AS (
         SELECT s."as_of", width_bucket(s."dpd", %(lows)s::int[]) AS "band",
                {delinquent} AS "delinquent", COUNT(*) AS "n",
                SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
         FROM state s
         GROUP BY 1, 2, 3
-    ),
+    )"""
+    customers = f"""
     customers AS (
         SELECT d."as_of", COUNT(*) AS "n"
         FROM (SELECT s."as_of", s."customer_id" FROM state s WHERE {delinquent} GROUP BY 1, 2) d
         GROUP BY 1
-    )
-    SELECT p.*, COALESCE(c."n", 0)
-    FROM per_band p LEFT JOIN customers c ON c."as_of" = p."as_of"
+    )"""
+    if count_customers:
+        sql = f"""WITH {state}, {per_band}, {customers}
+    SELECT p.*, COALESCE(c."n", 0) FROM per_band p LEFT JOIN customers c ON c."as_of" = p."as_of"
     """
+    else:
+        sql = f"WITH {state}, {per_band} SELECT p.*, NULL FROM per_band p"
     params["lows"] = lows
     rows: dict[date, list[tuple]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for day, *values in cursor.fetchall():
             rows.setdefault(day, []).append(tuple(values))
-    return [_figures(day, buckets, lows, rows.get(day, [])) for day in dates]
+    figures = [_figures(day, buckets, lows, rows.get(day, [])) for day in dates]
+    if not count_customers:
+        figures = [replace(day, delinquent_customers=None) for day in figures]
+    return figures
 
 
 def _figures(
