@@ -338,6 +338,10 @@ def active_state_sql(
             'AS v("as_of", "paid", "rewound", "activated") '
             f'WHERE {activated_sql} AND v."activated"'
         )
+    if paid.join:
+        # Computed once per row: "paid" (a join and a subtraction) is read five times
+        # below, and an inlined subquery would repeat it each time.
+        book += " OFFSET 0"
     active_columns, state_columns, figure_params = _state_expressions()
     params.update(figure_params)
     sql = f"""
