@@ -35,7 +35,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -53,6 +52,7 @@ from billing.portfolio import (
 from billing.state import DELINQUENT_AFTER_MISSED
 from loans.models import Loan
 from loans.selectors import visible_details
+from mo_loans.db_router import reading
 from payments.models import PaymentDetail
 
 Params = dict[str, Any]
@@ -337,7 +337,7 @@ def portfolio_as_of_dates(
     FROM per_bucket p LEFT JOIN customers c ON c."as_of" = p."as_of"
     """
     params.update(lows=[bucket.low for bucket in buckets], delinquent=DELINQUENT_AFTER_MISSED)
-    with connection.cursor() as cursor:
+    with reading(Loan).cursor() as cursor:
         cursor.execute(sql, params)
         rows: dict[date, dict[int, tuple]] = {}
         for day, bucket, *values in cursor.fetchall():
@@ -443,7 +443,7 @@ def portfolio_collection(
         "period_start": day_start(period_from),
         "period_end": end,
     }
-    with connection.cursor() as cursor:
+    with reading(Loan).cursor() as cursor:
         cursor.execute(sql, params)
         due_amount, on_time, collected = cursor.fetchone()
     return CollectionFigures(due_amount, on_time, collected, ratio(on_time, due_amount))
