@@ -73,6 +73,7 @@ def replica_settings(
     *,
     host: str,
     port: str,
+    name: str | None = None,
     user: str,
     password: str,
     connect_timeout: int = 2,
@@ -89,6 +90,7 @@ def replica_settings(
     replica.pop("OWNER", None)
     replica["OPTIONS"]["connect_timeout"] = connect_timeout
     return replica | {
+        "NAME": name or primary["NAME"],
         "HOST": host,
         "PORT": port,
         "USER": user,

@@ -150,6 +150,8 @@ if DATABASE_REPLICA_HOST:
         DATABASES["default"],
         host=DATABASE_REPLICA_HOST,
         port=config("DATABASE_REPLICA_PORT", default=DATABASES["default"]["PORT"]),
+        # Another name only behind a pooler that names the replica's pool apart.
+        name=config("DATABASE_REPLICA_NAME", default=DATABASES["default"]["NAME"]),
         user=config("DATABASE_REPLICA_USER", default=DATABASES["default"]["USER"]),
         password=config("DATABASE_REPLICA_PASSWORD", default=DATABASES["default"]["PASSWORD"]),
         connect_timeout=config("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2, cast=int),
