@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -176,7 +176,7 @@ class ReadScope:
     use_replica: bool = True  # False: this request reads on the primary only
     wrote: bool = False
     chosen: str | None = None
-    used_replica: bool = field(default=False)
+    used_replica: bool = False
 
     def read_alias(self) -> str:
         if self.wrote or connections[DEFAULT_DB_ALIAS].in_atomic_block:
