@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test lint format migrate bench bench-http wrk db-stop clean clean-db browser-deps
+.PHONY: run test lint format migrate bench bench-http wrk db-stop clean clean-db system-deps browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,28 +35,38 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Debian's chromium and chromium-driver for the browser tests (tests/browser/).
-# Installed when missing and we are root; otherwise say why: those tests then skip.
-BROWSER_LOG := /tmp/mo-loans-browser-deps.log
+# Debian packages some tests need: chromium and chromium-driver (tests/browser/),
+# pgbouncer (tests/ops/test_pgbouncer.py). Whatever is missing is installed with
+# apt-get when we are root (one `apt-get update` first); otherwise say why: the
+# tests that need it then skip, each saying so.
+SYSTEM_DEPS_LOG := /tmp/mo-loans-system-deps.log
 CHROMIUM ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
-browser-deps:
-	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+PGBOUNCER ?= /usr/sbin/pgbouncer
+system-deps:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	[ -x $(CHROMEDRIVER) ] || missing="$$missing chromium-driver"; \
+	[ -x $(PGBOUNCER) ] || missing="$$missing pgbouncer"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
-		echo "browser-deps: chromium or chromedriver missing and not root; browser tests will skip"; \
+		echo "system-deps: missing$$missing and not root; the tests that need them will skip"; \
 		exit 0; fi; \
-	echo "browser-deps: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	echo "system-deps: installing$$missing with apt-get (log: $(SYSTEM_DEPS_LOG))"; \
 	if { apt-get update -qq -o DPkg::Lock::Timeout=600 && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium chromium-driver; } >$(BROWSER_LOG) 2>&1; then \
-		echo "browser-deps: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+		apt-get install -y -qq -o DPkg::Lock::Timeout=600 $$missing; } >$(SYSTEM_DEPS_LOG) 2>&1; then \
+		echo "system-deps: installed$$missing"; \
 	else \
-		echo "browser-deps: apt-get failed (see $(BROWSER_LOG)); browser tests will skip"; \
-		tail -n 3 $(BROWSER_LOG); fi
+		echo "system-deps: apt-get failed (see $(SYSTEM_DEPS_LOG)); the tests that need$$missing will skip"; \
+		tail -n 3 $(SYSTEM_DEPS_LOG); fi
+
+# The name of the target before it also installed pgbouncer.
+browser-deps: system-deps
 
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 # A throwaway SECRET_KEY when none is set (settings refuse to start without one
 # once DATABASE_HOST is set; the embedded database uses the checkout's .secret_key).
-test: lint browser-deps
+test: lint system-deps
 	SECRET_KEY="$${SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc

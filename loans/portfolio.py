@@ -36,7 +36,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import BooleanField, Case, DateField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -55,6 +54,7 @@ from loans import expressions
 from loans.expressions import INTEGER, MONEY
 from loans.models import Loan
 from loans.selectors import visible_details
+from mo_loans.db_router import reading
 from payments.models import PaymentDetail
 
 Params = dict[str, Any]
@@ -413,7 +413,7 @@ def portfolio_as_of_dates(
         sql = f"WITH {state}, {per_band} SELECT p.*, NULL FROM per_band p"
     params["lows"] = lows
     rows: dict[date, list[tuple]] = {}
-    with connection.cursor() as cursor:
+    with reading(Loan).cursor() as cursor:
         cursor.execute(sql, params)
         for day, *values in cursor.fetchall():
             rows.setdefault(day, []).append(tuple(values))
@@ -556,7 +556,7 @@ def portfolio_collection(
         "period_start": day_start(period_from),
         "period_end": end,
     }
-    with connection.cursor() as cursor:
+    with reading(Loan).cursor() as cursor:
         cursor.execute(sql, params)
         due_amount, on_time, collected = cursor.fetchone()
     return CollectionFigures(due_amount, on_time, collected, ratio(on_time, due_amount))

@@ -11,6 +11,7 @@ Django ignores) holds the credentials ``manage.py migrate`` uses
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,37 @@ def database_settings(
         "HOST": server.socket_dir,
         "PORT": "",
         "OWNER": {"USER": server.user, "PASSWORD": ""},
+    }
+
+
+def replica_settings(
+    primary: dict[str, Any],
+    *,
+    host: str,
+    port: str,
+    name: str | None = None,
+    user: str,
+    password: str,
+    connect_timeout: int = 2,
+) -> dict[str, Any]:
+    """The ``replica`` alias: ``primary``'s settings, on the streaming replica's server.
+
+    The same database name and session options; no owner (nothing migrates a
+    replica) and a short connect timeout, so that a replica that is down costs a
+    request little before its reads go to the primary (:mod:`mo_loans.db_router`).
+    In tests it mirrors ``default``: no second test database is created, and
+    the alias reads the test database on the replica's server.
+    """
+    replica = copy.deepcopy(primary)
+    replica.pop("OWNER", None)
+    replica["OPTIONS"]["connect_timeout"] = connect_timeout
+    return replica | {
+        "NAME": name or primary["NAME"],
+        "HOST": host,
+        "PORT": port,
+        "USER": user,
+        "PASSWORD": password,
+        "TEST": {"MIRROR": "default"},
     }
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from billing.buckets import DEFAULT_BUCKETS, BucketConfigError, parse_buckets
 from mo_loans import ids
 from mo_loans.api.schema_docs import API_DESCRIPTION
-from mo_loans.dbconfig import database_settings
+from mo_loans.dbconfig import database_settings, replica_settings
 from mo_loans.logging_json import logging_config
 from mo_loans.settings_checks import checkout_secret_key, secret_key_check
 
@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mo_loans.api.idempotency.IdempotencyMiddleware",
     "mo_loans.observability.middleware.PrometheusAfterMiddleware",
+    # GET/HEAD under /api/ may read from the replica (mo_loans.db_router); inside the
+    # metrics, so that a request it runs again on the primary is counted once.
+    "mo_loans.api.replica_reads.ReplicaReadsMiddleware",
     # Last, as django-axes asks: answers a locked-out admin login with 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -140,6 +143,27 @@ DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = config(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False, cast=bool
 )
+# --- read replica (docs/operations.md, "Read replica") ----------------------------
+# A streaming replica of the primary: reads that write nothing go there while it is
+# at most DATABASE_REPLICA_MAX_LAG_SECONDS behind (mo_loans.db_router). Unset: none.
+DATABASE_REPLICA_HOST = config("DATABASE_REPLICA_HOST", default="")
+if DATABASE_REPLICA_HOST:
+    DATABASES["replica"] = replica_settings(
+        DATABASES["default"],
+        host=DATABASE_REPLICA_HOST,
+        port=config("DATABASE_REPLICA_PORT", default=DATABASES["default"]["PORT"]),
+        # Another name only behind a pooler that names the replica's pool apart.
+        name=config("DATABASE_REPLICA_NAME", default=DATABASES["default"]["NAME"]),
+        user=config("DATABASE_REPLICA_USER", default=DATABASES["default"]["USER"]),
+        password=config("DATABASE_REPLICA_PASSWORD", default=DATABASES["default"]["PASSWORD"]),
+        connect_timeout=config("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2, cast=int),
+    )
+DATABASE_ROUTERS = ["mo_loans.db_router.ReplicaRouter"]
+DATABASE_REPLICA_MAX_LAG_SECONDS = config("DATABASE_REPLICA_MAX_LAG_SECONDS", default=2, cast=float)
+# Seconds a process reuses its last look at the replica's lag; after a failure, the wait
+# before it tries the replica again.
+DATABASE_REPLICA_CHECK_SECONDS = config("DATABASE_REPLICA_CHECK_SECONDS", default=1, cast=float)
+DATABASE_REPLICA_RETRY_SECONDS = config("DATABASE_REPLICA_RETRY_SECONDS", default=10, cast=float)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

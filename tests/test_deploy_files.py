@@ -1,5 +1,6 @@
 """No Docker engine runs here, so the deployment files are checked against their schemas."""
 
+import configparser
 import os
 import secrets
 import shutil
@@ -132,3 +133,25 @@ def test_the_init_script_makes_an_owner_an_app_role_and_their_database():
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
             for role in (f"{name}_app", f"{name}_owner"):
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_compose_reads_through_pgbouncer_from_a_streaming_replica():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    api, migrate = services["api"]["environment"], services["migrate"]["environment"]
+    assert api["DATABASE_HOST"] == api["DATABASE_REPLICA_HOST"] == "pgbouncer"
+    assert (api["DATABASE_CONN_MAX_AGE"], api["DATABASE_DISABLE_SERVER_SIDE_CURSORS"]) == (
+        "0",
+        "True",
+    )
+    assert migrate["DATABASE_HOST"] == "db"  # migrations go straight to the primary
+    replica_start = "\n".join(services["db-replica"]["command"])
+    assert "pg_basebackup --host=db" in replica_start and "--write-recovery-conf" in replica_start
+    assert any("init-replication.sh" in mount for mount in services["db"]["volumes"])
+    ini = configparser.ConfigParser()
+    ini.read(ROOT / "deploy/pgbouncer/pgbouncer.ini")
+    assert ini["pgbouncer"]["pool_mode"] == "transaction"
+    assert "options" in ini["pgbouncer"]["ignore_startup_parameters"]
+    pools = dict(ini["databases"])
+    assert "host=db " in pools[api["DATABASE_NAME"]]
+    assert "host=db-replica " in pools[api["DATABASE_REPLICA_NAME"]]
+    assert services["pgbouncer"]["build"] == "deploy/pgbouncer"

@@ -1,6 +1,6 @@
 """Browser fixtures: headless Debian chromium driven by selenium.
 
-``make browser-deps`` (run by ``make test`` and ``.ci/run``) installs Debian's
+``make system-deps`` (run by ``make test`` and ``.ci/run``) installs Debian's
 ``chromium`` and ``chromium-driver``. Where they are missing or the browser
 cannot start, the tests that use ``chrome`` are skipped and say why (``-rs``).
 
@@ -39,7 +39,7 @@ def chrome(tmp_path):
     """A selenium WebDriver on headless Debian chromium; skipped, with the reason, if none."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        pytest.skip(f"no browser: {', '.join(missing)} missing (make browser-deps installs them)")
+        pytest.skip(f"no browser: {', '.join(missing)} missing (make system-deps installs them)")
     try:
         from selenium import webdriver
         from selenium.common.exceptions import WebDriverException

@@ -177,3 +177,19 @@ def test_only_the_migrate_job_gets_the_owners_credentials():
     config = load("configmap.yaml")["data"]
     assert config["DATABASE_USER"] != "mo_loans_owner"
     assert not {"DATABASE_OWNER_USER", "DATABASE_OWNER_PASSWORD"} & set(config)
+
+
+def test_the_api_reaches_primary_and_replica_through_pgbouncer_and_migrates_directly():
+    config = load("configmap.yaml")["data"]
+    service = load("pgbouncer-service.yaml")
+    assert config["DATABASE_HOST"] == config["DATABASE_REPLICA_HOST"] == service["metadata"]["name"]
+    assert config["DATABASE_PORT"] == str(service["spec"]["ports"][0]["port"])
+    ini = load("pgbouncer-config.yaml")["data"]["pgbouncer.ini"]
+    assert "pool_mode = transaction" in ini
+    assert f"\n{config['DATABASE_NAME']} = host=postgres-rw." in ini
+    assert f"\n{config['DATABASE_REPLICA_NAME']} = host=postgres-ro." in ini
+    pods = load("pgbouncer-deployment.yaml")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pods.items()
+    (job,) = load("migrate-job.yaml")["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in job["env"]}
+    assert env["DATABASE_HOST"].startswith("postgres-rw.") and env["DATABASE_PORT"] == "5432"
