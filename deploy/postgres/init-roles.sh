@@ -18,11 +18,12 @@ psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-${PGUSER:-postg
   <<'SQL'
 CREATE ROLE :"owner" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB PASSWORD :'owner_password';
 CREATE ROLE :"app" LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION PASSWORD :'app_password';
--- The app's own time limits (DATABASE_*_MS) travel in its connection options,
+-- The app's own time limits (DATABASE_*_MS) and work_mem travel in its connection options,
 -- which PgBouncer drops: the role carries the same defaults.
 ALTER ROLE :"app" SET lock_timeout = '5s';
 ALTER ROLE :"app" SET statement_timeout = '30s';
 ALTER ROLE :"app" SET client_connection_check_interval = '1s';
+ALTER ROLE :"app" SET work_mem = '64MB';
 CREATE DATABASE :"db" OWNER :"owner";
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app";
