@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -48,7 +49,7 @@ MONEY = DecimalField(max_digits=MAX_DIGITS, decimal_places=MONEY_PLACES)
 INTEGER = IntegerField()
 DAYS_IN_WEEK = 7
 
-Input = Expression | F | int | date
+Input = Expression | F | int | Decimal | date
 
 
 def _expr(value: Input) -> Expression | F:
@@ -56,6 +57,8 @@ def _expr(value: Input) -> Expression | F:
         return value
     if isinstance(value, date):
         return Value(value, output_field=DateField())
+    if isinstance(value, Decimal):
+        return Value(value, output_field=MONEY)
     return Value(value, output_field=INTEGER)
 
 

@@ -278,10 +278,9 @@ def _state_expressions() -> tuple[str, str, Params]:
         ),
     }
     params: Params = {}
-    compiled = {}
-    for name, expression in {**active, **state}.items():
-        compiled[name], expression_params = expressions.sql(expression)
-        params.update(expression_params)
+    compiled = {
+        name: _compiled(expression, params) for name, expression in {**active, **state}.items()
+    }
     active_sql = ", ".join(f'{compiled[name]} AS "{name}"' for name in active)
     state_sql = ", ".join(f'{compiled[name]} AS "{name}"' for name in state)
     return active_sql, state_sql, params

@@ -36,12 +36,15 @@ def _percent(ratio: str) -> str:
 def portfolio_trend(*, as_of: date, weeks: int = TREND_WEEKS) -> list:
     """The as-of figures at ``as_of`` and each of the ``weeks - 1`` weeks before, oldest first.
 
-    The trend shows PAR and active loans only: its weeks are computed without
-    counting delinquent customers (one parallel pass); the page's own date is
-    read in full by :func:`portfolio.portfolio_as_of`.
+    The trend shows PAR and active loans only: the weeks before ``as_of`` are
+    computed without counting delinquent customers (one parallel pass); ``as_of``
+    itself, the page's own figures, in full.
     """
-    days = [as_of - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    return portfolio.portfolio_as_of_dates(dates=days, count_customers=False)
+    earlier = [as_of - timedelta(weeks=back) for back in range(weeks - 1, 0, -1)]
+    weeks_before = (
+        portfolio.portfolio_as_of_dates(dates=earlier, count_customers=False) if earlier else []
+    )
+    return [*weeks_before, portfolio.portfolio_as_of(as_of=as_of)]
 
 
 def portfolio_page(request: HttpRequest) -> HttpResponse:
@@ -50,7 +53,7 @@ def portfolio_page(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["as_of"]:
         as_of = form.cleaned_data["as_of"]
     trend = portfolio_trend(as_of=as_of)
-    figures = portfolio.portfolio_as_of(as_of=as_of)
+    figures = trend[-1]
     par_chart = bar_chart(
         title=f"PAR as of {as_of}",
         bars=[
