@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from billing.buckets import bucket_names
 from loans import portfolio, selectors
 from loans.models import Loan
-from mo_loans.api.filters import DelinquencyFilterMixin
+from mo_loans.api.filters import DelinquencyFilterMixin, FilterSet
 from mo_loans.core.exceptions import InvalidInputError
 
 
@@ -131,7 +131,7 @@ class LoanFilter(DelinquencyFilterMixin):
         )
 
 
-class BalanceFilter(django_filters.FilterSet):
+class BalanceFilter(FilterSet):
     """``external_id``; the clock (``as_of``, ``known_at``) is read by the view."""
 
     external_id = django_filters.CharFilter(strip=False)

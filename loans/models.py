@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.utils.functional import cached_property
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
 from billing.schedule import MAX_TERM_WEEKS, MIN_TERM_WEEKS, Terms
@@ -161,6 +162,12 @@ class Loan(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+    @cached_property
+    def customer_external_id(self) -> str:
+        """The customer's id; a list query selects it as a column instead of the customer
+        (:func:`loans.selectors.loan_list`), which sets it on each loan."""
+        return self.customer.external_id
 
     @property
     def terms(self) -> Terms:

@@ -45,7 +45,7 @@ class LoanRejectInputSerializer(InputSerializer):
 
 
 class LoanOutputSerializer(LeanOutputMixin, serializers.ModelSerializer):
-    customer_external_id = serializers.CharField(source="customer.external_id")
+    customer_external_id = serializers.CharField()
     amount = MoneyField()
     total_amount = MoneyField()
     installment_amount = MoneyField()

@@ -137,8 +137,9 @@ DATABASES = {
         owner_password=config("DATABASE_OWNER_PASSWORD", default=""),
     )
 }
-# The same backend, wrapped by django-prometheus to time every query (docs/operations.md).
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# PostgreSQL through django-prometheus (every query timed, docs/operations.md), with the
+# per-request health check and date-time reads made cheap (mo_loans/db_backend/base.py).
+DATABASES["default"]["ENGINE"] = "mo_loans.db_backend"
 # True behind PgBouncer in transaction mode: .iterator() cursors cannot outlive a transaction.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = config(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False, cast=bool

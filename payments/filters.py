@@ -1,10 +1,10 @@
 import django_filters
 
-from mo_loans.api.filters import UtcDateTimeFilter
+from mo_loans.api.filters import FilterSet, UtcDateTimeFilter
 from payments.models import Payment
 
 
-class PaymentFilter(django_filters.FilterSet):
+class PaymentFilter(FilterSet):
     customer_external_id = django_filters.CharFilter(
         field_name="customer__external_id", strip=False
     )

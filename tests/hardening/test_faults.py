@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from psycopg import sql
 from rest_framework_api_key.models import APIKey
@@ -214,3 +214,51 @@ def test_api_key_lookup_failing_is_503_json(wsgi, monkeypatch):
 
     monkeypatch.setattr(APIKey.objects, "get_from_key", refuse)
     assert_database_unavailable(wsgi("GET", "/api/customers"))
+
+
+def _wait_until_readable(raw, seconds: float = 5.0) -> None:
+    """Wait until the server's goodbye has reached the client's socket."""
+    import select
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if select.select([raw.fileno()], [], [], 0.05)[0]:
+            return
+    raise AssertionError("the terminated connection never became readable")
+
+
+def test_a_connection_the_server_ended_while_idle_is_replaced_before_the_next_request(wsgi):
+    """The per-request health check (mo_loans/db_backend/base.py) notices the server's
+    goodbye on the socket, so the next request reconnects instead of failing."""
+    customer = CustomerFactory(external_id="c1")
+    make_loan(customer=customer, external_id="l1", taken_at=timezone.now() - timedelta(days=1))
+    assert wsgi("GET", "/api/loans/l1").status_code == 200
+    raw = connection.connection
+    ended = raw.info.backend_pid
+    with admin_connection() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [ended])
+    _wait_until_readable(raw)
+
+    assert wsgi("GET", "/api/loans/l1").status_code == 200
+    assert connection.connection.info.backend_pid != ended
+
+
+def test_a_kept_connection_in_good_health_is_not_sent_select_1(wsgi, monkeypatch):
+    """A good idle connection is judged by its socket alone: no extra round trip."""
+    customer = CustomerFactory(external_id="c1")
+    make_loan(customer=customer, external_id="l1", taken_at=timezone.now() - timedelta(days=1))
+    assert wsgi("GET", "/api/loans/l1").status_code == 200
+    kept = connection.connection.info.backend_pid
+    checks = []
+    backend = type(connections["default"])
+    full_check = backend.is_usable
+
+    def counted(self):
+        checks.append(self.alias)
+        return full_check(self)
+
+    monkeypatch.setattr(backend, "is_usable", counted)
+    for _ in range(3):
+        assert wsgi("GET", "/api/loans/l1").status_code == 200
+    assert checks == []
+    assert connection.connection.info.backend_pid == kept
