@@ -69,7 +69,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "mo_loans.observability.middleware.RequestIdMiddleware",
     "mo_loans.observability.views.MetricsPortMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # After the two above, so that its own 404 (an encoded '/') is counted and has an id.
     "mo_loans.api.middleware.TrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -81,9 +80,9 @@ MIDDLEWARE = [
     "mo_loans.api.middleware.LazyMessageMiddleware",  # Django's, storage made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mo_loans.api.idempotency.IdempotencyMiddleware",
-    "mo_loans.observability.middleware.PrometheusAfterMiddleware",
     # GET/HEAD under /api/ may read from the replica (mo_loans.db_router); inside the
-    # metrics, so that a request it runs again on the primary is counted once.
+    # request id's timing and count, so that a request it runs again on the primary is
+    # counted once.
     "mo_loans.api.replica_reads.ReplicaReadsMiddleware",
     # Last, as django-axes asks: answers a locked-out admin login with 429.
     "axes.middleware.AxesMiddleware",

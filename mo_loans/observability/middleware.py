@@ -8,7 +8,6 @@ import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
-from django_prometheus.middleware import PrometheusAfterMiddleware as _PrometheusAfterMiddleware
 
 from mo_loans.logging_json import request_id_var
 from mo_loans.observability.metrics import REQUEST_LATENCY
@@ -97,31 +96,3 @@ class RequestIdMiddleware:
                 "remote_addr": request.META.get("REMOTE_ADDR", ""),
             },
         )
-
-
-class PrometheusAfterMiddleware(_PrometheusAfterMiddleware):
-    """django-prometheus's, with the ``method`` label limited to real HTTP methods.
-
-    Its latency histogram labels by ``request.method`` as sent, so a client
-    inventing methods would create a new time series each time.
-
-
-    Its ~9 labelled series per request are looked up through ``metric.labels()``
-    (argument checks and a lock each time); the children are kept here instead,
-    per metric and label values (all bounded: views, methods, statuses).
-    """
-
-    _children: dict = {}
-
-    def label_metric(self, metric, request, response=None, **labels):
-        if "method" in labels:
-            labels["method"] = method_label(request)
-        if not labels:
-            return metric
-        key = (id(metric), *labels.items())
-        child = self._children.get(key)
-        if child is None:
-            if len(self._children) > 10_000:  # a guard: label values are bounded anyway
-                self._children.clear()
-            child = self._children[key] = metric.labels(**labels)
-        return child
