@@ -222,7 +222,5 @@ class BalanceDetailApi(GenericAPIView):
 
     @extend_schema(operation_id="customers_balance_retrieve", parameters=CLOCK)
     def get(self, request, external_id: str):
-        clock = clock_params(request)
-        customer = customer_get(external_id=external_id, known_at=clock["known_at"])
-        balance = selectors.customer_balance(customer=customer, **clock)
+        balance = selectors.customer_balance_of(external_id=external_id, **clock_params(request))
         return Response(BalanceDetailOutputSerializer(balance).data)

@@ -49,6 +49,7 @@ from billing.state import (
     loan_state,
 )
 from customers.models import Customer
+from customers.selectors import customer_existing, customer_get
 from loans import expressions
 from loans.models import OPEN_STATUSES, Installment, Loan
 from mo_loans.core.exceptions import NotFoundError
@@ -323,7 +324,7 @@ def portfolio_delinquency(*, as_of: date | None = None, known_at: datetime | Non
 
 def loan_get(*, external_id: str, known_at: datetime | None = None) -> Loan:
     """The loan; 404 when there is none, or there was none yet at ``known_at``."""
-    loan = Loan.objects.select_related("customer").filter(external_id=external_id).first()
+    loan = loan_list().filter(external_id=external_id).first()
     if loan is None or (known_at is not None and loan.created_at > known_at):
         raise NotFoundError(f"No loan with external_id '{external_id}'.")
     return loan
@@ -474,18 +475,43 @@ def loan_transactions(*, loan: Loan, known_at: datetime | None = None) -> list[S
 # --- customers' balances --------------------------------------------------------
 
 
+def customer_balance_of(
+    *, external_id: str, as_of: date | None = None, known_at: datetime | None = None
+) -> dict:
+    """:func:`customer_balance` of the customer ``external_id`` (404 as
+    ``customer_get``): its loans and the customer in one query, the customer alone
+    only when it has no loan."""
+    loans = list(
+        Loan.objects.select_related("customer")
+        .filter(customer__external_id=external_id)
+        .order_by("id")
+    )
+    if not loans:
+        customer = customer_get(external_id=external_id, known_at=known_at)
+    else:
+        customer = customer_existing(loans[0].customer, external_id=external_id, known_at=known_at)
+    return customer_balance(customer=customer, loans=loans, as_of=as_of, known_at=known_at)
+
+
 def customer_balance(
-    *, customer: Customer, as_of: date | None = None, known_at: datetime | None = None
+    *,
+    customer: Customer,
+    loans: list[Loan] | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
 ) -> dict:
     """``total_debt``, ``available_amount`` and ``is_delinquent`` of one customer at a clock.
 
     Debt is what the customer's loans that existed by the end of ``as_of``
-    (and had not been rejected by then) still owed.
+    (and had not been rejected by then) still owed. ``loans``: all of the
+    customer's loans, when the caller has read them already.
     """
     clock = Clock.of(as_of, known_at)
+    if loans is None:
+        loans = list(Loan.objects.filter(customer=customer))
     loans = [
         loan
-        for loan in Loan.objects.filter(customer=customer)
+        for loan in loans
         if loan_existed(loan, clock) and loan_status(loan, clock) != Loan.Status.REJECTED
     ]
     paid_map = paid_by_loan(

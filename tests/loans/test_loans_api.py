@@ -456,3 +456,26 @@ def test_include_state_adds_each_loans_state_in_a_constant_number_of_queries(cli
     assert counts[0] == counts[1]
     plain = client.get("/api/loans?page_size=2").json()["results"][0]
     assert "missed_installments" not in plain
+
+
+def test_a_balance_reads_the_customer_and_its_loans_in_one_query(
+    client, django_assert_num_queries
+):
+    rich = CustomerFactory(external_id="rich", score=Decimal("100000"))
+    CustomerFactory(external_id="none", score=Decimal("5"))
+    make_loan(customer=rich, external_id="a", amount="1000", interest_rate="0.1", term_weeks=10)
+    make_loan(customer=rich, external_id="b", amount="2000", interest_rate="0", term_weeks=10)
+    # The API key check, then the loans with their customer.
+    with django_assert_num_queries(2):
+        body = client.get("/api/customers/rich/balance").json()
+    assert body["total_debt"] == "3100.00"
+    assert body["available_amount"] == "96900.00"
+    # A customer with no loan: the loans, then the customer alone.
+    with django_assert_num_queries(3):
+        body = client.get("/api/customers/none/balance").json()
+    assert body["total_debt"] == "0.00"
+    assert body["available_amount"] == "5.00"
+    # Unknown, or not created yet as known at an earlier instant: 404 either way.
+    assert client.get("/api/customers/nobody/balance").status_code == 404
+    before = (rich.created_at - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    assert client.get("/api/customers/rich/balance", {"known_at": before}).status_code == 404
