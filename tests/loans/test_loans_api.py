@@ -458,9 +458,7 @@ def test_include_state_adds_each_loans_state_in_a_constant_number_of_queries(cli
     assert "missed_installments" not in plain
 
 
-def test_a_balance_reads_the_customer_and_its_loans_in_one_query(
-    client, django_assert_num_queries
-):
+def test_a_balance_reads_the_customer_and_its_loans_in_one_query(client, django_assert_num_queries):
     rich = CustomerFactory(external_id="rich", score=Decimal("100000"))
     CustomerFactory(external_id="none", score=Decimal("5"))
     make_loan(customer=rich, external_id="a", amount="1000", interest_rate="0.1", term_weeks=10)
