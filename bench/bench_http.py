@@ -233,8 +233,10 @@ def _short(frame: str) -> str:
 
 
 BUCKETS = [  # first match wins, from the leaf up: where a sample's time went
-    ("idle: waiting for a connection or a request (gunicorn poll, gthread pool)",
-     ("gunicorn/workers/sync.py", "selectors.py", "concurrent/futures/thread.py")),
+    ("idle: waiting for a connection, a request or a log line (gunicorn, gthread pool, log writer)",
+     ("gunicorn/workers/sync.py", "selectors.py", "concurrent/futures/thread.py",
+      # the log writer thread blocked on its queue (its writes have logging/ frames below)
+      "BackgroundStreamHandler._write (mo_loans/logging_json.py)")),
     ("gunicorn: HTTP parsing, socket writes", ("gunicorn/",)),
     ("PostgreSQL round trips (psycopg)", ("psycopg/",)),
     ("API key check (rest_framework_api_key)", ("rest_framework_api_key/",)),
