@@ -21,7 +21,7 @@ class _FiltersOfOneRequest(dict):
     """A filter set's ``base_filters``, copied for each request one filter deep.
 
     django-filter deep-copies every filter of a filter set each time one is built
-    (a fifth of a 50-row list's time). A filter's own attributes are all a
+    (13–18 % of a 50-row loan list's time under cProfile). A filter's own attributes are all a
     request changes (the filter set sets ``model`` and ``parent``; the form field
     is made lazily on the copy); what they point to (choices, lookups, widgets:
     a form deep-copies its fields itself) is only read. A ``method=`` filter
