@@ -42,7 +42,8 @@ from common import (
     time_get,
 )
 
-DATABASE = "mo_loans_bench_portfolio"
+# BENCH_DATABASE keeps two books side by side (say one of 100,000 loans, one of 1,000,000).
+DATABASE = os.environ.get("BENCH_DATABASE", "mo_loans_bench_portfolio")
 SIZES = [int(n) for n in os.environ.get("BENCH_PORTFOLIO_SIZES", "10000,100000").split(",")]
 REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
 LOANS_PER_CUSTOMER = 5

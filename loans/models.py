@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 from billing.money import MAX_DIGITS, MONEY_PLACES
@@ -75,6 +76,8 @@ class Loan(models.Model):
         indexes = [
             models.Index(fields=["customer", "status"], name="loan_customer_status"),
             models.Index(fields=["start_date"], name="loan_start_date"),
+            # "Which loans were activated since a day was closed" (loans/portfolio.py).
+            models.Index(fields=["activated_at"], name="loan_activated_at"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -203,3 +206,71 @@ class Installment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id} #{self.number}"
+
+
+class PortfolioClose(models.Model):
+    """A closed day: the portfolio's figures as of ``day``, as the ledger stood at ``known_at``.
+
+    Written by ``loans.closing.portfolio_close`` (``manage.py close_portfolio``,
+    nightly), never changed: closing a day again adds a newer close. A read of
+    a past day takes the newest close known by its ``known_at`` and corrects it
+    for what the ledger learned since (``loans/portfolio.py``), so its answer is
+    the one computed from the ledger, only faster.
+    """
+
+    day = models.DateField(help_text="The local date the figures are as of (its end).")
+    known_at = models.DateTimeField(help_text="The figures are as the ledger stood then.")
+    time_zone = models.CharField(max_length=64, help_text="TIME_ZONE that defined the day.")
+    rules = models.PositiveSmallIntegerField(help_text="loans.closing.RULES when it was closed.")
+    closed_at = models.DateTimeField(default=timezone.now)
+    delinquent_customers = models.PositiveIntegerField()
+    due_amount = money_field(help_text="Instalments due on the day.")
+    collected_on_time = money_field(help_text="The part of them paid by the end of the day.")
+    collected = money_field(help_text="Everything paid on the day (value date).")
+
+    class Meta:
+        ordering = ["day", "known_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "time_zone", "rules", "known_at"], name="portfolio_close_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(due_amount__gte=0)
+                & Q(collected_on_time__gte=0)
+                & Q(collected_on_time__lte=F("due_amount"))
+                & Q(collected__gte=0),
+                name="portfolio_close_amounts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} as known at {self.known_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PortfolioCloseBand(models.Model):
+    """The active loans of one close with the same days past due and delinquency."""
+
+    close = models.ForeignKey(PortfolioClose, on_delete=models.PROTECT, related_name="bands")
+    days_past_due = models.PositiveIntegerField()
+    delinquent = models.BooleanField()
+    loans = models.PositiveIntegerField()
+    outstanding = money_field()
+    outstanding_principal = money_field()
+
+    class Meta:
+        ordering = ["close", "days_past_due", "delinquent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["close", "days_past_due", "delinquent"], name="portfolio_close_band_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(loans__gt=0)
+                & Q(outstanding__gt=0)
+                & Q(outstanding_principal__gte=0)
+                & Q(outstanding_principal__lte=F("outstanding")),
+                name="portfolio_close_band_amounts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.close}: {self.days_past_due} days, {self.loans} loans"

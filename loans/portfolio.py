@@ -29,13 +29,14 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import BooleanField, Case, DateField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -50,9 +51,10 @@ from billing.portfolio import (
     PortfolioFigures,
     ratio,
 )
+from billing.schedule import MAX_TERM_WEEKS
 from loans import expressions
-from loans.expressions import INTEGER, MONEY
-from loans.models import Loan
+from loans.expressions import DAYS_IN_WEEK, INTEGER, MONEY
+from loans.models import Loan, PortfolioClose, PortfolioCloseBand
 from loans.selectors import visible_details
 from mo_loans.db_router import reading
 from payments.models import PaymentDetail
@@ -116,10 +118,15 @@ def detail_rows_sql(known_at: datetime | None = None) -> tuple[str, Params]:
     rows = f'SELECT d."loan_id", d."paid_at", d."amount" FROM "{DETAIL_TABLE}" d'
     if known_at is None:
         return f'{rows} WHERE d."superseded_at" IS NULL', {}
+    return f"{rows} WHERE {in_force_sql('d', '%(known_at)s')}", {"known_at": known_at}
+
+
+def in_force_sql(detail: str, known: str) -> str:
+    """Whether payment detail row ``detail`` was in force at the instant SQL ``known``
+    (``'infinity'``: now): recorded by then and not superseded by then."""
     return (
-        f'{rows} WHERE d."recorded_at" <= %(known_at)s '
-        f'AND (d."superseded_at" IS NULL OR d."superseded_at" > %(known_at)s)',
-        {"known_at": known_at},
+        f'{detail}."recorded_at" <= {known} '
+        f'AND ({detail}."superseded_at" IS NULL OR {detail}."superseded_at" > {known})'
     )
 
 
@@ -286,14 +293,79 @@ def _state_expressions() -> tuple[str, str, Params]:
     return active_sql, state_sql, params
 
 
+_BOOK_COLUMNS = (
+    'l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount", '
+    f'l."term_weeks", {_START} AS "start", l."paid_installments" AS "stored_fully_paid", '
+    'l."outstanding_principal" AS "stored_principal"'
+)
+
+
+def _book_sql(dates: Sequence[date], known_at: datetime | None) -> tuple[str, Params]:
+    """The ``book`` stage: every loan activated by each date (slot ``i`` for ``dates[i]``),
+    with what it had been paid by the end of that date."""
+    paid = paid_as_of_sql(dates, known_at=known_at)
+    activated_sql, params = _activated(known_at)
+    params = {**paid.params, **params}
+    if len(dates) == 1:
+        activated, activated_params = _activated_by(dates[0], "activated_before_0")
+        params.update(activated_params, as_of_0=dates[0])
+        book = (
+            f'SELECT {_BOOK_COLUMNS}, 0 AS "slot", %(as_of_0)s::date AS "as_of", '
+            f'{paid.expr} AS "paid", {paid.rewound[0]} AS "rewound" '
+            f'FROM "{LOAN_TABLE}" l {paid.join} WHERE {activated_sql} AND {activated}'
+        )
+    else:
+        values = []
+        for index, (day, expr, rewound) in enumerate(
+            zip(dates, paid.exprs, paid.rewound, strict=True)
+        ):
+            activated, activated_params = _activated_by(day, f"activated_before_{index}")
+            params.update(activated_params)
+            params[f"as_of_{index}"] = day
+            values.append(f"({index}, %(as_of_{index})s::date, {expr}, {rewound}, {activated})")
+        book = (
+            f'SELECT {_BOOK_COLUMNS}, v."slot", v."as_of", v."paid", v."rewound" '
+            f'FROM "{LOAN_TABLE}" l {paid.join} CROSS JOIN LATERAL (VALUES {", ".join(values)}) '
+            'AS v("slot", "as_of", "paid", "rewound", "activated") '
+            f'WHERE {activated_sql} AND v."activated"'
+        )
+    if paid.join:
+        # Computed once per row: "paid" (a join and a subtraction) is read five times
+        # below, and an inlined subquery would repeat it each time.
+        book += " OFFSET 0"
+    return book, params
+
+
+def _stages(book: str, *, read_twice: bool, computed: bool) -> tuple[str, Params]:
+    """The ``book``, ``active`` and ``state`` stages of :func:`active_state_sql` over a
+    ``book`` statement (one row per loan and slot: the loan's columns, ``slot``,
+    ``as_of``, ``paid`` and whether ``paid`` is not its stored ``paid_amount``)."""
+    active_columns, state_columns, params = _state_expressions()
+    kept = "MATERIALIZED" if computed else "NOT MATERIALIZED"
+    sql = f"""
+    book AS ({book}),
+    active AS (
+        SELECT b."slot", b."as_of", b."id", b."customer_id", b."start", {active_columns}
+        FROM book b
+        WHERE b."paid" < b."total_amount"
+    ),
+    state AS {kept if read_twice else ""} (
+        SELECT a."slot", a."as_of", a."id", a."customer_id", a."outstanding", a."principal",
+               {state_columns}
+        FROM active a
+    )"""
+    return sql, params
+
+
 def active_state_sql(
     dates: Sequence[date], known_at: datetime | None = None, *, read_twice: bool = False
 ) -> tuple[str, Params]:
     """``WITH`` clauses ending in ``state``: one row per loan active as of each date.
 
-    Columns: ``as_of``, ``id``, ``customer_id``, ``outstanding``, ``principal``,
-    ``missed`` and ``dpd``, each built by ``loans/expressions.py`` (the SQL twins
-    of ``billing.state.loan_state`` and ``billing.portfolio.outstanding_principal``).
+    Columns: ``slot`` (the date's index in ``dates``), ``as_of``, ``id``,
+    ``customer_id``, ``outstanding``, ``principal``, ``missed`` and ``dpd``, each
+    built by ``loans/expressions.py`` (the SQL twins of
+    ``billing.state.loan_state`` and ``billing.portfolio.outstanding_principal``).
     A loan's figures as of today, as known now, are its stored ones
     (``paid_installments``, ``outstanding_principal``); for another date they are
     computed from what it had been paid then, unless no later payment changed it.
@@ -305,143 +377,145 @@ def active_state_sql(
     than to write every row aside; when it takes a join to the ledger, the rows
     are computed once and kept (``MATERIALIZED``).
     """
-    paid = paid_as_of_sql(dates, known_at=known_at)
-    kept = "MATERIALIZED" if paid.join else "NOT MATERIALIZED"
-    activated_sql, activated_sql_params = _activated(known_at)
-    params: Params = {**paid.params, **activated_sql_params}
-    columns = (
-        'l."id", l."customer_id", l."amount", l."total_amount", l."installment_amount", '
-        f'l."term_weeks", {_START} AS "start", l."paid_installments" AS "stored_fully_paid", '
-        'l."outstanding_principal" AS "stored_principal"'
-    )
-    if len(dates) == 1:
-        activated, activated_params = _activated_by(dates[0], "activated_before_0")
-        params.update(activated_params, as_of_0=dates[0])
-        book = (
-            f'SELECT {columns}, %(as_of_0)s::date AS "as_of", {paid.expr} AS "paid", '
-            f'{paid.rewound[0]} AS "rewound" '
-            f'FROM "{LOAN_TABLE}" l {paid.join} WHERE {activated_sql} AND {activated}'
-        )
-    else:
-        values = []
-        for index, (day, expr, rewound) in enumerate(
-            zip(dates, paid.exprs, paid.rewound, strict=True)
-        ):
-            activated, activated_params = _activated_by(day, f"activated_before_{index}")
-            params.update(activated_params)
-            params[f"as_of_{index}"] = day
-            values.append(f"(%(as_of_{index})s::date, {expr}, {rewound}, {activated})")
-        book = (
-            f'SELECT {columns}, v."as_of", v."paid", v."rewound" FROM "{LOAN_TABLE}" l '
-            f"{paid.join} CROSS JOIN LATERAL (VALUES {', '.join(values)}) "
-            'AS v("as_of", "paid", "rewound", "activated") '
-            f'WHERE {activated_sql} AND v."activated"'
-        )
-    if paid.join:
-        # Computed once per row: "paid" (a join and a subtraction) is read five times
-        # below, and an inlined subquery would repeat it each time.
-        book += " OFFSET 0"
-    active_columns, state_columns, figure_params = _state_expressions()
-    params.update(figure_params)
-    sql = f"""
-    book AS ({book}),
-    active AS (
-        SELECT b."as_of", b."id", b."customer_id", b."start", {active_columns}
-        FROM book b
-        WHERE b."paid" < b."total_amount"
-    ),
-    state AS {kept if read_twice else ""} (
-        SELECT a."as_of", a."id", a."customer_id", a."outstanding", a."principal",
-               {state_columns}
-        FROM active a
-    )"""
-    return sql, params
+    book, params = _book_sql(dates, known_at)
+    stages, stage_params = _stages(book, read_twice=read_twice, computed=book.endswith("OFFSET 0"))
+    return stages, {**params, **stage_params}
 
 
 def portfolio_as_of(*, as_of: date, known_at: datetime | None = None) -> PortfolioFigures:
-    """Every as-of figure of ``GET /api/portfolio``, in one statement."""
+    """Every as-of figure of ``GET /api/portfolio``, in one statement (or, for a closed
+    day, its close and the correction of what the ledger learned since)."""
     (figures,) = portfolio_as_of_dates(dates=[as_of], known_at=known_at)
     return figures
 
 
-def _band_lows(buckets: tuple[Bucket, ...]) -> list[int]:
-    """The first day of every band of days past due: each bucket's first day, and the
-    day after each PAR threshold. A band lies within one bucket and wholly on one side
-    of every threshold, so buckets and PAR numerators are exact sums of bands."""
-    return sorted({bucket.low for bucket in buckets} | {days + 1 for days in PAR_DAYS})
+# --- tallies: the figures of one date, by days past due ------------------------------
+
+
+@dataclass
+class Tally:
+    """A date's active loans by ``(days past due, delinquent)``: ``[loans, outstanding,
+    principal]`` each, and its delinquent customers. Tallies of disjoint sets of
+    customers add up, which is what makes a closed day correctable."""
+
+    bands: dict[tuple[int, bool], list] = field(default_factory=dict)
+    delinquent_customers: int = 0
+
+    def add(self, other: Tally, sign: int = 1) -> None:
+        for key, (loans, outstanding, principal) in other.bands.items():
+            mine = self.bands.setdefault(key, [0, ZERO, ZERO])
+            mine[0] += sign * loans
+            mine[1] += sign * outstanding
+            mine[2] += sign * principal
+            if mine[0] == 0:
+                del self.bands[key]
+        self.delinquent_customers += sign * other.delinquent_customers
+
+
+def _tally_sql(state: str, *, count_customers: bool) -> tuple[str, Params]:
+    """The statement summing ``state`` per slot, days past due and delinquency (two
+    money sums per loan), and counting each slot's delinquent customers apart:
+    rows ``(slot, dpd, delinquent, loans, outstanding, principal, customers)``."""
+    delinquent, params = expressions.sql(
+        expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
+    )
+    per_dpd = f"""
+    per_dpd AS (
+        SELECT s."slot", s."dpd", {delinquent} AS "delinquent", COUNT(*) AS "n",
+               SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
+        FROM state s
+        GROUP BY 1, 2, 3
+    )"""
+    if not count_customers:
+        return f"WITH {state}, {per_dpd} SELECT p.*, 0 FROM per_dpd p", params
+    customers = f"""
+    customers AS (
+        SELECT d."slot", COUNT(*) AS "n"
+        FROM (SELECT s."slot", s."customer_id" FROM state s WHERE {delinquent} GROUP BY 1, 2) d
+        GROUP BY 1
+    )"""
+    # A slot with delinquent customers has delinquent loans, so has a per_dpd row.
+    sql = f"""WITH {state}, {per_dpd}, {customers}
+    SELECT p.*, COALESCE(c."n", 0) FROM per_dpd p LEFT JOIN customers c ON c."slot" = p."slot"
+    """
+    return sql, params
+
+
+def _tallies(cursor, sql: str, params: Params) -> dict[int, Tally]:
+    cursor.execute(sql, params)
+    tallies: dict[int, Tally] = {}
+    for slot, dpd, delinquent, loans, outstanding, principal, customers in cursor.fetchall():
+        tally = tallies.setdefault(slot, Tally())
+        tally.bands[(dpd, delinquent)] = [loans, outstanding, principal]
+        tally.delinquent_customers = customers
+    return tallies
+
+
+def _cursor(using: str | None):
+    """A cursor on ``using``, or on the connection the router picks for reads."""
+    return (reading(Loan) if using is None else connections[using]).cursor()
+
+
+def tallies_as_of(
+    dates: Sequence[date],
+    *,
+    known_at: datetime | None = None,
+    count_customers: bool = True,
+    using: str | None = None,
+) -> list[Tally]:
+    """Each date's :class:`Tally`, computed from the ledger in one statement."""
+    state, params = active_state_sql(dates, known_at, read_twice=count_customers)
+    sql, tally_params = _tally_sql(state, count_customers=count_customers)
+    with _cursor(using) as cursor:
+        tallies = _tallies(cursor, sql, {**params, **tally_params})
+    return [tallies.get(slot, Tally()) for slot in range(len(dates))]
 
 
 def portfolio_as_of_dates(
     *, dates: Sequence[date], known_at: datetime | None = None, count_customers: bool = True
 ) -> list[PortfolioFigures]:
-    """:func:`portfolio_as_of` for several dates in one statement (the admin's trend).
+    """:func:`portfolio_as_of` for several dates (the admin's trend).
 
-    ``count_customers=False`` leaves ``delinquent_customers`` out (None): every other
-    figure then comes from one pass over the loans, which PostgreSQL can split
-    between workers, with no row kept aside to count customers.
+    A closed day (``loans.closing``) is read from its newest close known by
+    ``known_at``, corrected by what the ledger learned since; the other dates
+    are computed in one statement. ``count_customers=False`` leaves
+    ``delinquent_customers`` out (None): the computed dates then come from one
+    pass over the loans, which PostgreSQL can split between workers, with no
+    row kept aside to count customers.
     """
+    closes = closes_of([day for day in dates if day < today()], known_at=known_at)
+    tallies = dict(zip(closes, corrected(list(closes.values()), known_at=known_at), strict=True))
+    computed = [day for day in dict.fromkeys(dates) if day not in tallies]
+    if computed:
+        tallies.update(
+            zip(
+                computed,
+                tallies_as_of(computed, known_at=known_at, count_customers=count_customers),
+                strict=True,
+            )
+        )
     buckets = dpd_buckets()
-    lows = _band_lows(buckets)
-    state, params = active_state_sql(dates, known_at, read_twice=count_customers)
-    delinquent, delinquent_params = expressions.sql(
-        expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
-    )
-    params.update(delinquent_params)
-    # One row per date, band of days past due (0: current, i: from lows[i - 1]) and
-    # delinquency, with its loans, outstanding and principal: two sums a loan; and,
-    # counted apart, the delinquent customers of each date.
-    per_band = f"""
-    per_band AS (
-        SELECT s."as_of", width_bucket(s."dpd", %(lows)s::int[]) AS "band",
-               {delinquent} AS "delinquent", COUNT(*) AS "n",
-               SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
-        FROM state s
-        GROUP BY 1, 2, 3
-    )"""
-    customers = f"""
-    customers AS (
-        SELECT d."as_of", COUNT(*) AS "n"
-        FROM (SELECT s."as_of", s."customer_id" FROM state s WHERE {delinquent} GROUP BY 1, 2) d
-        GROUP BY 1
-    )"""
-    if count_customers:
-        sql = f"""WITH {state}, {per_band}, {customers}
-    SELECT p.*, COALESCE(c."n", 0) FROM per_band p LEFT JOIN customers c ON c."as_of" = p."as_of"
-    """
-    else:
-        sql = f"WITH {state}, {per_band} SELECT p.*, NULL FROM per_band p"
-    params["lows"] = lows
-    rows: dict[date, list[tuple]] = {}
-    with reading(Loan).cursor() as cursor:
-        cursor.execute(sql, params)
-        for day, *values in cursor.fetchall():
-            rows.setdefault(day, []).append(tuple(values))
-    figures = [_figures(day, buckets, lows, rows.get(day, [])) for day in dates]
+    figures = [_figures(day, buckets, tallies[day]) for day in dates]
     if not count_customers:
         figures = [replace(day, delinquent_customers=None) for day in figures]
     return figures
 
 
-def _figures(
-    as_of: date, buckets: tuple[Bucket, ...], lows: list[int], rows: list[tuple]
-) -> PortfolioFigures:
-    """A date's figures from its rows ``(band, delinquent, loans, outstanding, principal,
-    delinquent customers)``."""
+def _figures(as_of: date, buckets: tuple[Bucket, ...], tally: Tally) -> PortfolioFigures:
+    """A date's figures from its tally."""
     bucket_lows = [bucket.low for bucket in buckets]
     per_bucket = [[0, ZERO, ZERO] for _ in range(len(buckets) + 1)]
     at_risk = dict.fromkeys(PAR_DAYS, ZERO)
-    delinquent_loans = delinquent_customers = 0
-    for band, delinquent, loans, outstanding, principal, customers in rows:
-        low = lows[band - 1] if band else 0
-        figures = per_bucket[bisect.bisect_right(bucket_lows, low)]
+    delinquent_loans = 0
+    for (dpd, delinquent), (loans, outstanding, principal) in tally.bands.items():
+        figures = per_bucket[bisect.bisect_right(bucket_lows, dpd)]
         figures[0] += loans
         figures[1] += outstanding
         figures[2] += principal
         for days in PAR_DAYS:
-            if low > days:
+            if dpd > days:
                 at_risk[days] += principal
         delinquent_loans += loans if delinquent else 0
-        delinquent_customers = customers
     principal = sum((figures[2] for figures in per_bucket), ZERO)
     return PortfolioFigures(
         as_of=as_of,
@@ -454,7 +528,7 @@ def _figures(
             for name, figures in zip(bucket_names(buckets), per_bucket, strict=True)
         ],
         delinquent_loans=delinquent_loans,
-        delinquent_customers=delinquent_customers,
+        delinquent_customers=tally.delinquent_customers,
     )
 
 
@@ -465,10 +539,234 @@ def _compiled(expression, params: Params) -> str:
     return text
 
 
+# --- closed days: stored figures, corrected by what the ledger learned since ---------
+
+# Bumped when the arithmetic behind a close changes: closes of other rules are not read.
+CLOSE_RULES = 1
+
+
+@dataclass
+class Close:
+    """A stored close (``PortfolioClose``): its day, knowledge and figures."""
+
+    day: date
+    known_at: datetime
+    tally: Tally
+    collection: DayCollection
+
+
+@dataclass
+class DayCollection:
+    """One day's collection: instalments due on it, the part paid by its end, and
+    everything paid on it."""
+
+    due: Decimal = ZERO
+    on_time: Decimal = ZERO
+    collected: Decimal = ZERO
+
+    def add(self, other: DayCollection, sign: int = 1) -> None:
+        self.due += sign * other.due
+        self.on_time += sign * other.on_time
+        self.collected += sign * other.collected
+
+
+def _upto(known_at: datetime | None) -> datetime | str:
+    """``known_at`` as a bound parameter, ``infinity`` for now (every row recorded)."""
+    return "infinity" if known_at is None else known_at
+
+
+def closes_of(days: Sequence[date], *, known_at: datetime | None = None) -> dict[date, Close]:
+    """The newest close of each of ``days`` known by ``known_at`` (None: now), in this
+    time zone and under these rules; one query."""
+    if not days:
+        return {}
+    close_table = PortfolioClose._meta.db_table
+    band_table = PortfolioCloseBand._meta.db_table
+    sql = f"""
+    SELECT c."day", c."known_at", c."delinquent_customers", c."due_amount",
+           c."collected_on_time", c."collected", b."days_past_due", b."delinquent",
+           b."loans", b."outstanding", b."outstanding_principal"
+    FROM (SELECT DISTINCT ON ("day") * FROM "{close_table}"
+          WHERE "day" = ANY(%(days)s::date[]) AND "time_zone" = %(tz)s AND "rules" = %(rules)s
+            AND "known_at" <= %(upto)s::timestamptz
+          ORDER BY "day", "known_at" DESC) c
+    LEFT JOIN "{band_table}" b ON b."close_id" = c."id"
+    """
+    params = {
+        "days": sorted(set(days)),
+        "tz": timezone.get_current_timezone_name(),
+        "rules": CLOSE_RULES,
+        "upto": _upto(known_at),
+    }
+    closes: dict[date, Close] = {}
+    with reading(Loan).cursor() as cursor:
+        cursor.execute(sql, params)
+        for day, closed_known_at, customers, due, on_time, collected, *band in cursor.fetchall():
+            close = closes.get(day)
+            if close is None:
+                close = closes[day] = Close(
+                    day,
+                    closed_known_at,
+                    Tally(delinquent_customers=customers),
+                    DayCollection(due, on_time, collected),
+                )
+            dpd, delinquent, loans, outstanding, principal = band
+            if dpd is not None:
+                close.tally.bands[(dpd, delinquent)] = [loans, outstanding, principal]
+    return closes
+
+
+def _changed_sql(closes: Sequence[Close], known_at: datetime | None) -> tuple[str, Params]:
+    """``changed``: the customers whose figures as of a closed day may differ between the
+    close's knowledge and ``known_at``: a loan of theirs was activated, or a payment
+    detail of theirs written or superseded, since the earliest close, with a value
+    date before the latest closed day ended. Every other customer's loans stand as
+    closed; a customer's figures add up over their loans."""
+    detail = (
+        f'SELECT l."customer_id" FROM "{DETAIL_TABLE}" d '
+        f'JOIN "{LOAN_TABLE}" l ON l."id" = d."loan_id"'
+    )
+    sql = f"""
+    changed AS (
+        SELECT l."customer_id" FROM "{LOAN_TABLE}" l
+        WHERE l."activated_at" > %(changed_since)s
+          AND l."activated_at" <= %(changed_upto)s::timestamptz
+          AND l."taken_at" < %(changed_until)s
+        UNION
+        {detail} WHERE d."recorded_at" > %(changed_since)s
+          AND d."recorded_at" <= %(changed_upto)s::timestamptz AND d."paid_at" < %(changed_until)s
+        UNION
+        {detail} WHERE d."superseded_at" > %(changed_since)s
+          AND d."superseded_at" <= %(changed_upto)s::timestamptz AND d."paid_at" < %(changed_until)s
+    )"""
+    params = {
+        "changed_since": min(close.known_at for close in closes),
+        "changed_upto": _upto(known_at),
+        "changed_until": day_start(max(close.day for close in closes) + timedelta(days=1)),
+    }
+    return sql, params
+
+
+def _slots(closes: Sequence[Close], known_at: datetime | None) -> tuple[str, Params]:
+    """``slots``: two per close, ``2i`` as known at ``known_at`` and ``2i + 1`` as the
+    close knew it, with the day's bounds: ``(slot, as_of, start, end, known)``."""
+    values, params = [], {}
+    for index, close in enumerate(closes):
+        for slot, known in ((2 * index, _upto(known_at)), (2 * index + 1, close.known_at)):
+            values.append(
+                f"({slot}, %(slot_day_{slot})s::date, %(slot_start_{slot})s::timestamptz, "
+                f"%(slot_end_{slot})s::timestamptz, %(slot_known_{slot})s::timestamptz)"
+            )
+            params.update(
+                {
+                    f"slot_day_{slot}": close.day,
+                    f"slot_start_{slot}": day_start(close.day),
+                    f"slot_end_{slot}": day_start(close.day + timedelta(days=1)),
+                    f"slot_known_{slot}": known,
+                }
+            )
+    sql = (
+        f"slots AS (SELECT * FROM (VALUES {', '.join(values)}) "
+        'AS v("slot", "as_of", "start", "end", "known"))'
+    )
+    return sql, params
+
+
+def _paid_by_slot(loan: str, slot: str) -> str:
+    """What loan ``loan`` had been paid before slot ``slot``'s end, as its ``known`` knew."""
+    known = f'{slot}."known"'
+    return (
+        f'(SELECT COALESCE(SUM(d."amount"), 0) FROM "{DETAIL_TABLE}" d '
+        f'WHERE d."loan_id" = {loan}."id" AND d."paid_at" < {slot}."end" '
+        f"AND {in_force_sql('d', known)})"
+    )
+
+
+def corrected(closes: Sequence[Close], *, known_at: datetime | None = None) -> list[Tally]:
+    """Each close's tally as known at ``known_at``: the close, less its changed customers'
+    loans as the close knew them, plus the same loans as known at ``known_at``. One
+    statement, over the changed customers' loans only."""
+    if not closes:
+        return []
+    changed, params = _changed_sql(closes, known_at)
+    slots, slot_params = _slots(closes, known_at)
+    book = (
+        f'SELECT {_BOOK_COLUMNS}, v."slot", v."as_of", p."paid", TRUE AS "rewound" '
+        f'FROM "{LOAN_TABLE}" l JOIN slots v ON l."activated_at" <= v."known" '
+        f'AND l."taken_at" < v."end" CROSS JOIN LATERAL (SELECT {_paid_by_slot("l", "v")} '
+        'AS "paid") p '
+        'WHERE l."customer_id" IN (SELECT "customer_id" FROM changed) OFFSET 0'
+    )
+    stages, stage_params = _stages(book, read_twice=True, computed=True)
+    sql, tally_params = _tally_sql(f"{changed}, {slots}, {stages}", count_customers=True)
+    with reading(Loan).cursor() as cursor:
+        tallies = _tallies(cursor, sql, {**params, **slot_params, **stage_params, **tally_params})
+    result = []
+    for index, close in enumerate(closes):
+        bands = {key: list(values) for key, values in close.tally.bands.items()}
+        tally = Tally(bands, close.tally.delinquent_customers)
+        tally.add(tallies.get(2 * index, Tally()))
+        tally.add(tallies.get(2 * index + 1, Tally()), sign=-1)
+        result.append(tally)
+    return result
+
+
+# --- collection ----------------------------------------------------------------------
+
+
 def portfolio_collection(
     *, period_from: date, period_to: date, as_of: date, known_at: datetime | None = None
 ) -> CollectionFigures:
     """On-time collection over ``period_from``..``period_to`` (on or before ``as_of``).
+
+    Every figure is a sum over the period's days (:func:`collection_by_day`):
+    a closed day's come from its close, corrected by what the ledger learned
+    since; the other days' are computed from the ledger in one statement.
+    """
+    days = [period_from + timedelta(days=n) for n in range((period_to - period_from).days + 1)]
+    closes = closes_of([day for day in days if day < today()], known_at=known_at)
+    by_day = dict(
+        zip(closes, corrected_collection(list(closes.values()), known_at=known_at), strict=True)
+    )
+    computed = [day for day in days if day not in by_day]
+    if computed:
+        found = collection_by_day(
+            period_from=computed[0], period_to=computed[-1], as_of=as_of, known_at=known_at
+        )
+        by_day.update({day: found.get(day, DayCollection()) for day in computed})
+    total = DayCollection()
+    for day in days:
+        total.add(by_day[day])
+    return CollectionFigures(
+        total.due, total.on_time, total.collected, ratio(total.on_time, total.due)
+    )
+
+
+def _start_dates_due_in(period_from: date, period_to: date) -> list[date] | None:
+    """The start dates of loans with an instalment due in the period, when the period is
+    shorter than a week (else None: every start date is)."""
+    span = (period_to - period_from).days
+    if span >= DAYS_IN_WEEK - 1:
+        return None
+    starts = []
+    for weeks in range(1, MAX_TERM_WEEKS + 1):
+        for back in range(span + 1):
+            try:
+                starts.append(period_from + timedelta(days=back - DAYS_IN_WEEK * weeks))
+            except OverflowError:
+                continue
+    return starts
+
+
+def collection_by_day(
+    *,
+    period_from: date,
+    period_to: date,
+    as_of: date,
+    known_at: datetime | None = None,
+    using: str | None = None,
+) -> dict[date, DayCollection]:
+    """Each day's :class:`DayCollection` over ``period_from``..``period_to``, from the ledger.
 
     The instalments due in the period are generated from each loan's terms
     (``generate_series`` over the instalment numbers whose due date falls in
@@ -482,6 +780,8 @@ def portfolio_collection(
     activated, activated_params = _activated_by(as_of, "activated_before")
     activated_sql, activated_sql_params = _activated(known_at)
     rows, row_params = detail_rows_sql(known_at)
+    starts = _start_dates_due_in(period_from, period_to)
+    due_in_period = 'AND l."start_date" = ANY(%(starts)s::date[])' if starts is not None else ""
     # Instalment k of loan b, for k from the first due on or after period_from
     # to the last due on or before period_to.
     book = expressions.columns("b", start="start")
@@ -498,15 +798,7 @@ def portfolio_collection(
             expressions.due_before(book, expressions.PlusDays(Value(period_to), Value(1))),
         )
     )
-    running = expressions.Column('r."base" + r."paid_so_far"', MONEY)
-    paid_to_it = _compiled(
-        expressions.paid_to_installment(
-            paid=running,
-            earlier=expressions.Column('r."before"', MONEY),
-            amount=expressions.Column('r."amount"', MONEY),
-        ),
-        due_params,
-    )
+    paid_to_it = _compiled(_on_time_share('r."base" + r."paid_so_far"'), due_params)
     end = _end_of(period_to)
     period_end = 'AND r."paid_at" < %(period_end)s' if end is not None else ""
     sql = f"""
@@ -514,7 +806,7 @@ def portfolio_collection(
         SELECT l."id", l."term_weeks", l."total_amount", l."installment_amount",
                {_START} AS "start", {paid.expr} AS "base"
         FROM "{LOAN_TABLE}" l {paid.join}
-        WHERE {activated_sql} AND {activated}
+        WHERE {activated_sql} AND {activated} {due_in_period}
     ),
     due AS (
         SELECT b."id" AS "loan_id", {due_day} AS "day", {due_amount} AS "amount",
@@ -539,11 +831,10 @@ def portfolio_collection(
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "paid_so_far"
         FROM events e
     )
-    SELECT COALESCE(SUM(r."amount"), 0),
-           COALESCE(SUM({paid_to_it}), 0),
-           (SELECT COALESCE(SUM(p."amount"), 0) FROM paid p)
-    FROM running r
-    WHERE r."kind" = 1
+    SELECT r."day", SUM(r."amount"), SUM({paid_to_it}), 0
+    FROM running r WHERE r."kind" = 1 GROUP BY 1
+    UNION ALL
+    SELECT p."day", 0, 0, SUM(p."amount") FROM paid p GROUP BY 1
     """
     params = {
         **due_params,
@@ -554,11 +845,88 @@ def portfolio_collection(
         "tz": timezone.get_current_timezone_name(),
         "period_start": day_start(period_from),
         "period_end": end,
+        "starts": starts,
     }
-    with reading(Loan).cursor() as cursor:
+    return _day_collections(_cursor(using), sql, params)
+
+
+def _on_time_share(paid_sql: str):
+    """What ``paid_sql`` (paid by the end of the due date) leaves for instalment ``r``."""
+    return expressions.paid_to_installment(
+        paid=expressions.Column(paid_sql, MONEY),
+        earlier=expressions.Column('r."before"', MONEY),
+        amount=expressions.Column('r."amount"', MONEY),
+    )
+
+
+def _day_collections(cursor, sql: str, params: Params) -> dict:
+    """Rows ``(key, due, on time, collected)`` added up per key."""
+    found: dict = {}
+    with cursor:
         cursor.execute(sql, params)
-        due_amount, on_time, collected = cursor.fetchone()
-    return CollectionFigures(due_amount, on_time, collected, ratio(on_time, due_amount))
+        for day, due, on_time, collected in cursor.fetchall():
+            found.setdefault(day, DayCollection()).add(
+                DayCollection(due or ZERO, on_time or ZERO, collected or ZERO)
+            )
+    return found
+
+
+def corrected_collection(
+    closes: Sequence[Close], *, known_at: datetime | None = None
+) -> list[DayCollection]:
+    """Each close's collection as known at ``known_at``, corrected as :func:`corrected`
+    corrects its tally: over the changed customers' loans, in one statement."""
+    if not closes:
+        return []
+    changed, params = _changed_sql(closes, known_at)
+    slots, slot_params = _slots(closes, known_at)
+    book = expressions.columns("b", start="start")
+    number = expressions.Column("k", INTEGER)
+    due_amount, due_earlier, first_due, last_due = (
+        _compiled(expression, params)
+        for expression in (
+            expressions.installment(book, number),
+            expressions.cumulative_due(book, number - 1),
+            expressions.due_before(book, expressions.Column('b."as_of"', DateField())) + 1,
+            expressions.due_before(
+                book, expressions.PlusDays(expressions.Column('b."as_of"', DateField()), Value(1))
+            ),
+        )
+    )
+    paid_to_it = _compiled(_on_time_share('r."paid"'), params)
+    sql = f"""
+    WITH {changed}, {slots},
+    loans AS (SELECT l.* FROM "{LOAN_TABLE}" l
+              WHERE l."customer_id" IN (SELECT "customer_id" FROM changed)),
+    book AS (
+        SELECT l."id", l."term_weeks", l."total_amount", l."installment_amount",
+               {_START} AS "start", v."slot", v."as_of", v."end", v."known"
+        FROM loans l JOIN slots v ON l."activated_at" <= v."known" AND l."taken_at" < v."end"
+    ),
+    due AS (
+        SELECT b."slot", {due_amount} AS "amount", {due_earlier} AS "before",
+               {_paid_by_slot("b", "b")} AS "paid"
+        FROM book b CROSS JOIN LATERAL generate_series({first_due}, {last_due}) AS k
+    )
+    SELECT r."slot", SUM(r."amount"), SUM({paid_to_it}), 0 FROM due r GROUP BY 1
+    UNION ALL
+    SELECT v."slot", 0, 0, SUM(p."amount")
+    FROM loans l CROSS JOIN slots v CROSS JOIN LATERAL (
+        SELECT SUM(d."amount") AS "amount" FROM "{DETAIL_TABLE}" d
+        WHERE d."loan_id" = l."id" AND d."paid_at" >= v."start" AND d."paid_at" < v."end"
+          AND {in_force_sql("d", 'v."known"')}) p
+    GROUP BY 1
+    """
+    found = _day_collections(reading(Loan).cursor(), sql, {**params, **slot_params})
+    result = []
+    for index, close in enumerate(closes):
+        day = DayCollection(
+            close.collection.due, close.collection.on_time, close.collection.collected
+        )
+        day.add(found.get(2 * index, DayCollection()))
+        day.add(found.get(2 * index + 1, DayCollection()), sign=-1)
+        result.append(day)
+    return result
 
 
 def portfolio_get(

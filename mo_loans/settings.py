@@ -264,6 +264,9 @@ BILLING_DEFAULT_TERM_WEEKS = config("BILLING_DEFAULT_TERM_WEEKS", default=50, ca
 # Days-past-due buckets of the portfolio figures (docs/billing.md); checked here, so a
 # bad value stops every command and the server at start-up with a message naming it.
 BILLING_DPD_BUCKETS = config("BILLING_DPD_BUCKETS", default=DEFAULT_BUCKETS)
+# A day is closed (loans/closing.py) as the ledger stood this many seconds before,
+# so that every write recorded by then has committed.
+PORTFOLIO_CLOSE_SETTLE_SECONDS = config("PORTFOLIO_CLOSE_SETTLE_SECONDS", default=60, cast=int)
 try:
     parse_buckets(BILLING_DPD_BUCKETS)
 except BucketConfigError as exc:

@@ -129,6 +129,14 @@ class PaymentDetail(models.Model):
                 condition=Q(superseded_at__isnull=True),
                 name="payment_detail_current_loan",
             ),
+            # What the ledger learned since a day was closed: rows written, or
+            # superseded, after the close's known_at (loans/portfolio.py).
+            models.Index(fields=["recorded_at"], name="payment_detail_recorded_at"),
+            models.Index(
+                fields=["superseded_at"],
+                condition=Q(superseded_at__isnull=False),
+                name="payment_detail_superseded_at",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
