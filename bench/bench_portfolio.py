@@ -63,7 +63,7 @@ from billing.schedule import Terms, make_terms  # noqa: E402
 from billing.state import loan_state  # noqa: E402
 from customers.models import Customer  # noqa: E402
 from loans import expressions  # noqa: E402
-from loans.models import Installment, Loan  # noqa: E402
+from loans.models import Installment, Loan, PortfolioClose, PortfolioCloseBand  # noqa: E402
 from payments.models import Payment, PaymentDetail  # noqa: E402
 
 T_CUSTOMER = Customer._meta.db_table
@@ -71,6 +71,9 @@ T_LOAN = Loan._meta.db_table
 T_INSTALLMENT = Installment._meta.db_table
 T_PAYMENT = Payment._meta.db_table
 T_DETAIL = PaymentDetail._meta.db_table
+# Closed days describe the book they were closed on: emptied with it.
+T_CLOSE = PortfolioClose._meta.db_table
+T_CLOSE_BAND = PortfolioCloseBand._meta.db_table
 
 
 # --- seeding ---------------------------------------------------------------------
@@ -171,8 +174,8 @@ def _without_row_triggers() -> bool:
 def _load(n_loans, n_customers, today, tz, times, *, check_deferred: bool) -> None:
     started = time.perf_counter()
     _execute(
-        f"TRUNCATE {T_DETAIL}, {T_PAYMENT}, {T_INSTALLMENT}, {T_LOAN}, {T_CUSTOMER} "
-        "RESTART IDENTITY"
+        f"TRUNCATE {T_DETAIL}, {T_PAYMENT}, {T_INSTALLMENT}, {T_LOAN}, {T_CUSTOMER}, "
+        f"{T_CLOSE_BAND}, {T_CLOSE} RESTART IDENTITY"
     )
     # Every loan's terms, start date and payment behaviour, drawn once.
     #   behaviour <20: never paid; <60: on time; <70: one instalment behind;

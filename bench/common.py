@@ -371,7 +371,7 @@ def seed_active_loans(
     from billing.schedule import make_terms
     from customers.models import Customer
     from loans import expressions
-    from loans.models import Installment, Loan
+    from loans.models import Installment, Loan, PortfolioClose, PortfolioCloseBand
     from mo_loans.models import IdempotencyKey
     from payments.models import Payment, PaymentDetail
 
@@ -388,7 +388,15 @@ def seed_active_loans(
 
     t_customer, t_loan = Customer._meta.db_table, Loan._meta.db_table
     t_installment = Installment._meta.db_table
-    tables = (PaymentDetail, Payment, Installment, Loan, Customer)
+    tables = (
+        PaymentDetail,
+        Payment,
+        Installment,
+        Loan,
+        Customer,
+        PortfolioCloseBand,
+        PortfolioClose,
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"TRUNCATE {', '.join(m._meta.db_table for m in tables)}, "

@@ -40,13 +40,17 @@ def settled_instant() -> datetime:
 
 
 def _refuse_if_writes_in_flight(known_at: datetime) -> None:
-    """A transaction open since before ``known_at`` may still commit rows recorded by then,
-    which the close would miss: refuse while one is."""
+    """A write transaction open since before ``known_at`` may still commit rows recorded by
+    then, which the close would miss: refuse while one is (the app's own sessions:
+    PostgreSQL shows another role's only to members of ``pg_read_all_stats``)."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(
+            # A write transaction has its transaction id from its first lock or write,
+            # before it reads the instant it records; read-only sessions never block.
             "SELECT min(xact_start) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND xact_start <= %s AND state <> 'idle'",
+            "AND backend_type = 'client backend' AND backend_xid IS NOT NULL "
+            "AND xact_start <= %s",
             [known_at],
         )
         (oldest,) = cursor.fetchone()
@@ -92,7 +96,9 @@ def portfolio_close(
 
 
 def _close(days: list[date], known_at: datetime) -> list[PortfolioClose]:
-    tallies = portfolio.tallies_as_of(days, known_at=known_at, using=DEFAULT_DB_ALIAS)
+    tallies = portfolio.tallies_as_of(
+        days, known_at=known_at, by_band=False, using=DEFAULT_DB_ALIAS
+    )
     collections = portfolio.collection_by_day(
         period_from=days[0],
         period_to=days[-1],

@@ -412,16 +412,33 @@ class Tally:
         self.delinquent_customers += sign * other.delinquent_customers
 
 
-def _tally_sql(state: str, *, count_customers: bool) -> tuple[str, Params]:
-    """The statement summing ``state`` per slot, days past due and delinquency (two
-    money sums per loan), and counting each slot's delinquent customers apart:
-    rows ``(slot, dpd, delinquent, loans, outstanding, principal, customers)``."""
+def _band_lows() -> list[int]:
+    """The first day of every band of days past due: each bucket's first day, and the
+    day after each PAR threshold. A band lies within one bucket and wholly on one side
+    of every threshold, so buckets and PAR numerators are exact sums of bands, and a
+    loan's band may stand for its days past due (:func:`_figures`)."""
+    return sorted({bucket.low for bucket in dpd_buckets()} | {days + 1 for days in PAR_DAYS})
+
+
+def _band_of(dpd: str) -> str:
+    """SQL: the first day of the band of ``dpd`` days past due (0: current)."""
+    return f"COALESCE((%(lows)s::int[])[width_bucket({dpd}, %(lows)s::int[])], 0)"
+
+
+def _tally_sql(state: str, *, count_customers: bool, by_band: bool = True) -> tuple[str, Params]:
+    """The statement summing ``state`` per slot, band of days past due (``by_band``; else
+    per day past due) and delinquency (two money sums per loan), and counting each
+    slot's delinquent customers apart: rows ``(slot, dpd, delinquent, loans,
+    outstanding, principal, customers)``, ``dpd`` the band's first day when by band."""
     delinquent, params = expressions.sql(
         expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
     )
+    dpd = _band_of('s."dpd"') if by_band else 's."dpd"'
+    if by_band:
+        params["lows"] = _band_lows()
     per_dpd = f"""
     per_dpd AS (
-        SELECT s."slot", s."dpd", {delinquent} AS "delinquent", COUNT(*) AS "n",
+        SELECT s."slot", {dpd} AS "dpd", {delinquent} AS "delinquent", COUNT(*) AS "n",
                SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
         FROM state s
         GROUP BY 1, 2, 3
@@ -461,11 +478,13 @@ def tallies_as_of(
     *,
     known_at: datetime | None = None,
     count_customers: bool = True,
+    by_band: bool = True,
     using: str | None = None,
 ) -> list[Tally]:
-    """Each date's :class:`Tally`, computed from the ledger in one statement."""
+    """Each date's :class:`Tally`, computed from the ledger in one statement: by band of
+    days past due, or (``by_band=False``, what a close stores) by day past due."""
     state, params = active_state_sql(dates, known_at, read_twice=count_customers)
-    sql, tally_params = _tally_sql(state, count_customers=count_customers)
+    sql, tally_params = _tally_sql(state, count_customers=count_customers, by_band=by_band)
     with _cursor(using) as cursor:
         tallies = _tallies(cursor, sql, {**params, **tally_params})
     return [tallies.get(slot, Tally()) for slot in range(len(dates))]
@@ -575,28 +594,40 @@ def _upto(known_at: datetime | None) -> datetime | str:
     return "infinity" if known_at is None else known_at
 
 
-def closes_of(days: Sequence[date], *, known_at: datetime | None = None) -> dict[date, Close]:
+def closes_of(
+    days: Sequence[date], *, known_at: datetime | None = None, bands: bool = True
+) -> dict[date, Close]:
     """The newest close of each of ``days`` known by ``known_at`` (None: now), in this
-    time zone and under these rules; one query."""
+    time zone and under these rules, its days past due summed by band (``bands``;
+    else left out, for the collection figures); one query."""
     if not days:
         return {}
     close_table = PortfolioClose._meta.db_table
     band_table = PortfolioCloseBand._meta.db_table
-    sql = f"""
-    SELECT c."day", c."known_at", c."delinquent_customers", c."due_amount",
-           c."collected_on_time", c."collected", b."days_past_due", b."delinquent",
-           b."loans", b."outstanding", b."outstanding_principal"
-    FROM (SELECT DISTINCT ON ("day") * FROM "{close_table}"
-          WHERE "day" = ANY(%(days)s::date[]) AND "time_zone" = %(tz)s AND "rules" = %(rules)s
-            AND "known_at" <= %(upto)s::timestamptz
-          ORDER BY "day", "known_at" DESC) c
-    LEFT JOIN "{band_table}" b ON b."close_id" = c."id"
-    """
+    newest = f"""
+    SELECT DISTINCT ON ("day") * FROM "{close_table}"
+    WHERE "day" = ANY(%(days)s::date[]) AND "time_zone" = %(tz)s AND "rules" = %(rules)s
+      AND "known_at" <= %(upto)s::timestamptz
+    ORDER BY "day", "known_at" DESC"""
+    close_columns = (
+        'c."day", c."known_at", c."delinquent_customers", c."due_amount", '
+        'c."collected_on_time", c."collected"'
+    )
+    if bands:
+        sql = f"""
+        SELECT {close_columns}, {_band_of('b."days_past_due"')}, b."delinquent",
+               SUM(b."loans"), SUM(b."outstanding"), SUM(b."outstanding_principal")
+        FROM ({newest}) c LEFT JOIN "{band_table}" b ON b."close_id" = c."id"
+        GROUP BY {close_columns}, 7, 8
+        """
+    else:
+        sql = f"SELECT {close_columns}, NULL, NULL, NULL, NULL, NULL FROM ({newest}) c"
     params = {
         "days": sorted(set(days)),
         "tz": timezone.get_current_timezone_name(),
         "rules": CLOSE_RULES,
         "upto": _upto(known_at),
+        "lows": _band_lows(),
     }
     closes: dict[date, Close] = {}
     with reading(Loan).cursor() as cursor:
@@ -611,7 +642,7 @@ def closes_of(days: Sequence[date], *, known_at: datetime | None = None) -> dict
                     DayCollection(due, on_time, collected),
                 )
             dpd, delinquent, loans, outstanding, principal = band
-            if dpd is not None:
+            if loans is not None:
                 close.tally.bands[(dpd, delinquent)] = [loans, outstanding, principal]
     return closes
 
@@ -724,7 +755,7 @@ def portfolio_collection(
     since; the other days' are computed from the ledger in one statement.
     """
     days = [period_from + timedelta(days=n) for n in range((period_to - period_from).days + 1)]
-    closes = closes_of([day for day in days if day < today()], known_at=known_at)
+    closes = closes_of([day for day in days if day < today()], known_at=known_at, bands=False)
     by_day = dict(
         zip(closes, corrected_collection(list(closes.values()), known_at=known_at), strict=True)
     )
