@@ -21,7 +21,7 @@ from billing.money import ZERO
 from billing.schedule import due_date
 from billing.state import InstallmentState, installment_states
 from loans import selectors, services
-from loans.models import Installment, Loan
+from loans.models import Installment, Loan, PortfolioClose, PortfolioCloseBand
 from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
 from mo_loans.core.exceptions import ApplicationError
 
@@ -292,3 +292,69 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
             return f"Rejected {rejected.external_id}."
 
         return self._lifecycle(request, object_id, act)
+
+
+class PortfolioCloseBandInline(admin.TabularInline):
+    model = PortfolioCloseBand
+    template = READONLY_TABULAR_TEMPLATE
+    verbose_name_plural = "Active loans by days past due"
+    fields = ["days_past_due", "delinquent", "loans", "outstanding_shown", "principal_shown"]
+    readonly_fields = fields
+    outstanding_shown = _money_display("outstanding", "Outstanding")
+    principal_shown = _money_display("outstanding_principal", "Outstanding principal")
+    extra = 0
+    can_delete = False
+    ordering = ["days_past_due", "delinquent"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PortfolioClose)
+class PortfolioCloseAdmin(NoSaveButtons, admin.ModelAdmin):
+    """Closed days, read only: ``manage.py close_portfolio`` writes them (loans/closing.py)."""
+
+    list_display = [
+        "day",
+        "known_at",
+        "closed_at",
+        "time_zone",
+        "delinquent_customers",
+        "due_shown",
+        "on_time_shown",
+        "collected_shown",
+    ]
+    list_filter = ["time_zone"]
+    date_hierarchy = "day"
+    ordering = ["-day", "-known_at"]
+    readonly_fields = [
+        "day",
+        "known_at",
+        "closed_at",
+        "time_zone",
+        "rules",
+        "delinquent_customers",
+        "due_shown",
+        "on_time_shown",
+        "collected_shown",
+    ]
+    fields = readonly_fields
+    inlines = [PortfolioCloseBandInline]
+    due_shown = _money_display("due_amount", "Due on the day")
+    on_time_shown = _money_display("collected_on_time", "Of it, paid by the day's end")
+    collected_shown = _money_display("collected", "Paid on the day")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

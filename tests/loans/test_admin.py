@@ -247,3 +247,28 @@ def test_loan_page_shows_its_billing_state_today(staff_client):
     )
     page = _page(staff_client, loan)
     assert "Yes: 2 or more" not in page
+
+
+def test_closed_days_are_listed_and_shown_read_only(staff_client):
+    from loans.closing import portfolio_close
+
+    customer = CustomerFactory(score=Decimal("100000"))
+    loan = make_loan(
+        customer=customer,
+        external_id="closed-day-loan",
+        amount="1000",
+        taken_at=timezone.now() - timedelta(days=30),
+    )
+    day = timezone.localdate() - timedelta(days=1)
+    (close,) = portfolio_close(days=[day], known_at=timezone.now())
+    listing = staff_client.get("/admin/loans/portfolioclose/")
+    assert listing.status_code == 200
+    assert day.strftime("%b. %-d, %Y").replace("May.", "May") in listing.content.decode()
+    page = staff_client.get(f"/admin/loans/portfolioclose/{close.pk}/change/").content.decode()
+    # One loan, nothing paid: late since its first instalment fell due.
+    late = (day - (loan.start_date + timedelta(days=7))).days
+    assert f'field-days_past_due">{late}<' in page
+    assert f"{loan.total_amount:,}" in page
+    assert staff_client.get("/admin/loans/portfolioclose/add/").status_code == 403
+    delete = staff_client.post(f"/admin/loans/portfolioclose/{close.pk}/delete/", {"post": "yes"})
+    assert delete.status_code == 403
