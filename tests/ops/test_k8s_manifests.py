@@ -90,9 +90,10 @@ def test_metrics_have_their_own_port_that_no_service_exposes():
 def test_pods_run_locked_down_as_the_images_user():
     pod = load("deployment.yaml")["spec"]["template"]["spec"]
     job_pod = load("migrate-job.yaml")["spec"]["template"]["spec"]
+    cron_pod = load("close-portfolio-cronjob.yaml")["spec"]["jobTemplate"]["spec"]["template"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     uid = re.search(r"useradd .*--uid (\d+)", dockerfile).group(1)
-    for spec in (pod, job_pod):
+    for spec in (pod, job_pod, cron_pod["spec"]):
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert str(spec["securityContext"]["runAsUser"]) == uid
         for container in spec["containers"]:
@@ -193,3 +194,18 @@ def test_the_api_reaches_primary_and_replica_through_pgbouncer_and_migrates_dire
     (job,) = load("migrate-job.yaml")["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item.get("value") for item in job["env"]}
     assert env["DATABASE_HOST"].startswith("postgres-rw.") and env["DATABASE_PORT"] == "5432"
+
+
+def test_days_are_closed_nightly_on_the_primary_by_the_app_role():
+    cron = load("close-portfolio-cronjob.yaml")["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    # Its midnight is the app's: days are local dates in TIME_ZONE.
+    assert cron["timeZone"] == load("configmap.yaml")["data"]["TIME_ZONE"]
+    (container,) = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "manage.py", "close_portfolio"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["DATABASE_HOST"].startswith("postgres-rw.")
+    assert "DATABASE_OWNER_USER" not in env
+    assert {ref.get("secretRef", {}).get("name") for ref in container["envFrom"]} >= {
+        "mo-loans-secrets"
+    }
