@@ -43,6 +43,7 @@ from billing.portfolio import (
     portfolio_figures,
 )
 from billing.schedule import Terms, start_date
+from billing.state import loan_state
 from loans import portfolio
 from loans.closing import portfolio_close
 from loans.models import Loan
@@ -82,6 +83,7 @@ def plain_book():
             Terms(amount, rate, weeks, total, inst),
             start_date(end, weeks),
             payments.get(loan_id, []),
+            loan_id,
         )
         for loan_id, customer, amount, rate, weeks, total, inst, end in loans
     ]
@@ -93,16 +95,30 @@ def check(n_loans: int) -> None:
     for as_of in (today, today - timedelta(days=PAST), today - timedelta(days=PAST + 7)):
         rows = [
             PortfolioLoan(c, t, s, sum((a for d, a in p if d <= as_of), Decimal(0)))
-            for c, t, s, p in book
+            for c, t, s, p, _ in book
         ]
         if portfolio.portfolio_as_of(as_of=as_of) != portfolio_figures(loans=rows, as_of=as_of):
             raise BenchError(f"portfolio_as_of({as_of}) differs from billing.portfolio")
-    scheduled = [ScheduledLoan(t, s, p) for _, t, s, p in book]
+    scheduled = [ScheduledLoan(t, s, p) for _, t, s, p, _ in book]
     for end in (today, today - timedelta(days=PAST), today - timedelta(days=84)):
         start = end - timedelta(days=6)
         got = portfolio.portfolio_collection(period_from=start, period_to=end, as_of=today)
         if got != collection_figures(loans=scheduled, period_from=start, period_to=end):
             raise BenchError(f"portfolio_collection({start}..{end}) differs from billing.portfolio")
+    for as_of in (today - timedelta(days=PAST), today - timedelta(days=PAST + 7)):
+        expected = set()
+        for _, terms, start, payments, loan_id in book:
+            paid = sum((a for d, a in payments if d <= as_of), Decimal(0))
+            if start > as_of or paid >= terms.total_amount:
+                continue
+            late = loan_state(terms=terms, start=start, paid=paid, as_of=as_of).days_past_due
+            if 8 <= late <= 30:
+                expected.add(loan_id)
+        got = portfolio.filter_loans_by_dpd(
+            Loan.objects.all(), as_of=as_of, dpd_min=8, dpd_max=30
+        ).values_list("id", flat=True)
+        if set(got) != expected:
+            raise BenchError(f"the bucket=8-30 filter as of {as_of} differs from billing.state")
     print(f"checked every figure against billing.portfolio at {n_loans:,} loans", flush=True)
 
 
@@ -196,9 +212,16 @@ def run_size(n_loans: int) -> tuple[dict, dict]:
         "bucket=8-30 filter (count), today": lambda: portfolio.filter_loans_by_dpd(
             Loan.objects.all(), as_of=today, dpd_min=8, dpd_max=30
         ).count(),
-        f"bucket=8-30 filter (count), {PAST} days ago": lambda: portfolio.filter_loans_by_dpd(
-            Loan.objects.all(), as_of=past, dpd_min=8, dpd_max=30
-        ).count(),
+        f"bucket=8-30 filter (count), {PAST} days ago (closed)": (
+            lambda: portfolio.filter_loans_by_dpd(
+                Loan.objects.all(), as_of=past, dpd_min=8, dpd_max=30
+            ).count()
+        ),
+        f"bucket=8-30 filter (count), {PAST + 7} days ago (not closed)": (
+            lambda: portfolio.filter_loans_by_dpd(
+                Loan.objects.all(), as_of=open_day, dpd_min=8, dpd_max=30
+            ).count()
+        ),
         "admin 12-week trend": lambda: portfolio_trend(as_of=today),
     }
     return times, {name: timed(fn, repeat=REPEAT)[0] for name, fn in cases.items()}

@@ -97,7 +97,7 @@ def portfolio_close(
 
 def _close(days: list[date], known_at: datetime) -> list[PortfolioClose]:
     tallies = portfolio.tallies_as_of(
-        days, known_at=known_at, by_band=False, using=DEFAULT_DB_ALIAS
+        days, known_at=known_at, by_band=False, late_loans=True, using=DEFAULT_DB_ALIAS
     )
     collections = portfolio.collection_by_day(
         period_from=days[0],
@@ -131,6 +131,7 @@ def _close(days: list[date], known_at: datetime) -> list[PortfolioClose]:
                     loans=loans,
                     outstanding=outstanding,
                     outstanding_principal=principal,
+                    loan_ids=tally.late_loans.get((dpd, delinquent), []),
                 )
                 for (dpd, delinquent), (loans, outstanding, principal) in tally.bands.items()
             )

@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -256,6 +257,12 @@ class PortfolioCloseBand(models.Model):
     loans = models.PositiveIntegerField()
     outstanding = money_field()
     outstanding_principal = money_field()
+    loan_ids = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        help_text="The loans, when late (days_past_due ≥ 1): the loan lists' filters read them.",
+    )
 
     class Meta:
         ordering = ["close", "days_past_due", "delinquent"]
@@ -269,6 +276,11 @@ class PortfolioCloseBand(models.Model):
                 & Q(outstanding_principal__gte=0)
                 & Q(outstanding_principal__lte=F("outstanding")),
                 name="portfolio_close_band_amounts",
+            ),
+            models.CheckConstraint(
+                condition=Q(days_past_due=0, loan_ids__len=0)
+                | Q(days_past_due__gt=0, loan_ids__len=F("loans")),
+                name="portfolio_close_band_late_loans",
             ),
         ]
 

@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, router
 from django.db.models import BooleanField, Case, DateField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -400,6 +400,8 @@ class Tally:
 
     bands: dict[tuple[int, bool], list] = field(default_factory=dict)
     delinquent_customers: int = 0
+    # The loans of each late band (days past due ≥ 1), when asked for: what a close keeps.
+    late_loans: dict[tuple[int, bool], list[int]] = field(default_factory=dict)
 
     def add(self, other: Tally, sign: int = 1) -> None:
         for key, (loans, outstanding, principal) in other.bands.items():
@@ -425,21 +427,30 @@ def _band_of(dpd: str) -> str:
     return f"COALESCE((%(lows)s::int[])[width_bucket({dpd}, %(lows)s::int[])], 0)"
 
 
-def _tally_sql(state: str, *, count_customers: bool, by_band: bool = True) -> tuple[str, Params]:
+def _tally_sql(
+    state: str, *, count_customers: bool, by_band: bool = True, late_loans: bool = False
+) -> tuple[str, Params]:
     """The statement summing ``state`` per slot, band of days past due (``by_band``; else
     per day past due) and delinquency (two money sums per loan), and counting each
     slot's delinquent customers apart: rows ``(slot, dpd, delinquent, loans,
-    outstanding, principal, customers)``, ``dpd`` the band's first day when by band."""
+    outstanding, principal, [loan ids,] customers)``, ``dpd`` the band's first day when
+    by band; with ``late_loans``, the ids of each late band's loans, in order."""
     delinquent, params = expressions.sql(
         expressions.is_delinquent(expressions.Column('s."missed"', INTEGER))
     )
     dpd = _band_of('s."dpd"') if by_band else 's."dpd"'
     if by_band:
         params["lows"] = _band_lows()
+    ids = (
+        ', CASE WHEN s."dpd" > 0 THEN array_agg(s."id" ORDER BY s."id") '
+        "ELSE '{}'::bigint[] END AS \"loan_ids\""
+        if late_loans
+        else ""
+    )
     per_dpd = f"""
     per_dpd AS (
         SELECT s."slot", {dpd} AS "dpd", {delinquent} AS "delinquent", COUNT(*) AS "n",
-               SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"
+               SUM(s."outstanding") AS "outstanding", SUM(s."principal") AS "principal"{ids}
         FROM state s
         GROUP BY 1, 2, 3
     )"""
@@ -461,10 +472,12 @@ def _tally_sql(state: str, *, count_customers: bool, by_band: bool = True) -> tu
 def _tallies(cursor, sql: str, params: Params) -> dict[int, Tally]:
     cursor.execute(sql, params)
     tallies: dict[int, Tally] = {}
-    for slot, dpd, delinquent, loans, outstanding, principal, customers in cursor.fetchall():
+    for slot, dpd, delinquent, loans, outstanding, principal, *ids, customers in cursor.fetchall():
         tally = tallies.setdefault(slot, Tally())
         tally.bands[(dpd, delinquent)] = [loans, outstanding, principal]
         tally.delinquent_customers = customers
+        if ids and ids[0]:
+            tally.late_loans[(dpd, delinquent)] = ids[0]
     return tallies
 
 
@@ -479,12 +492,16 @@ def tallies_as_of(
     known_at: datetime | None = None,
     count_customers: bool = True,
     by_band: bool = True,
+    late_loans: bool = False,
     using: str | None = None,
 ) -> list[Tally]:
     """Each date's :class:`Tally`, computed from the ledger in one statement: by band of
-    days past due, or (``by_band=False``, what a close stores) by day past due."""
+    days past due, or (``by_band=False``, what a close stores) by day past due, with
+    the late loans of each (``late_loans``)."""
     state, params = active_state_sql(dates, known_at, read_twice=count_customers)
-    sql, tally_params = _tally_sql(state, count_customers=count_customers, by_band=by_band)
+    sql, tally_params = _tally_sql(
+        state, count_customers=count_customers, by_band=by_band, late_loans=late_loans
+    )
     with _cursor(using) as cursor:
         tallies = _tallies(cursor, sql, {**params, **tally_params})
     return [tallies.get(slot, Tally()) for slot in range(len(dates))]
@@ -572,6 +589,7 @@ class Close:
     known_at: datetime
     tally: Tally
     collection: DayCollection
+    id: int | None = None
 
 
 @dataclass
@@ -680,22 +698,36 @@ def _changed_sql(closes: Sequence[Close], known_at: datetime | None) -> tuple[st
 
 def _slots(closes: Sequence[Close], known_at: datetime | None) -> tuple[str, Params]:
     """``slots``: two per close, ``2i`` as known at ``known_at`` and ``2i + 1`` as the
-    close knew it, with the day's bounds: ``(slot, as_of, start, end, known)``."""
+    close knew it (:func:`_slots_sql`)."""
+    return _slots_sql(
+        [
+            entry
+            for index, close in enumerate(closes)
+            for entry in (
+                (2 * index, close.day, _upto(known_at)),
+                (2 * index + 1, close.day, close.known_at),
+            )
+        ]
+    )
+
+
+def _slots_sql(entries: Sequence[tuple[int, date, datetime | str]]) -> tuple[str, Params]:
+    """``slots``: one row ``(slot, as_of, start, end, known)`` per ``(slot, day, known)``,
+    with the day's bounds."""
     values, params = [], {}
-    for index, close in enumerate(closes):
-        for slot, known in ((2 * index, _upto(known_at)), (2 * index + 1, close.known_at)):
-            values.append(
-                f"({slot}, %(slot_day_{slot})s::date, %(slot_start_{slot})s::timestamptz, "
-                f"%(slot_end_{slot})s::timestamptz, %(slot_known_{slot})s::timestamptz)"
-            )
-            params.update(
-                {
-                    f"slot_day_{slot}": close.day,
-                    f"slot_start_{slot}": day_start(close.day),
-                    f"slot_end_{slot}": day_start(close.day + timedelta(days=1)),
-                    f"slot_known_{slot}": known,
-                }
-            )
+    for slot, day, known in entries:
+        values.append(
+            f"({slot}, %(slot_day_{slot})s::date, %(slot_start_{slot})s::timestamptz, "
+            f"%(slot_end_{slot})s::timestamptz, %(slot_known_{slot})s::timestamptz)"
+        )
+        params.update(
+            {
+                f"slot_day_{slot}": day,
+                f"slot_start_{slot}": day_start(day),
+                f"slot_end_{slot}": day_start(day + timedelta(days=1)),
+                f"slot_known_{slot}": known,
+            }
+        )
     sql = (
         f"slots AS (SELECT * FROM (VALUES {', '.join(values)}) "
         'AS v("slot", "as_of", "start", "end", "known"))'
@@ -713,6 +745,17 @@ def _paid_by_slot(loan: str, slot: str) -> str:
     )
 
 
+# The ``book`` of the changed customers' loans (``changed``), once per slot of ``slots``,
+# with what each had been paid by the slot's end as its ``known`` knew.
+_CHANGED_BOOK = (
+    f'SELECT {_BOOK_COLUMNS}, v."slot", v."as_of", p."paid", TRUE AS "rewound" '
+    f'FROM "{LOAN_TABLE}" l JOIN slots v ON l."activated_at" <= v."known" '
+    f'AND l."taken_at" < v."end" CROSS JOIN LATERAL (SELECT {_paid_by_slot("l", "v")} '
+    'AS "paid") p '
+    'WHERE l."customer_id" IN (SELECT "customer_id" FROM changed) OFFSET 0'
+)
+
+
 def corrected(closes: Sequence[Close], *, known_at: datetime | None = None) -> list[Tally]:
     """Each close's tally as known at ``known_at``: the close, less its changed customers'
     loans as the close knew them, plus the same loans as known at ``known_at``. One
@@ -721,14 +764,7 @@ def corrected(closes: Sequence[Close], *, known_at: datetime | None = None) -> l
         return []
     changed, params = _changed_sql(closes, known_at)
     slots, slot_params = _slots(closes, known_at)
-    book = (
-        f'SELECT {_BOOK_COLUMNS}, v."slot", v."as_of", p."paid", TRUE AS "rewound" '
-        f'FROM "{LOAN_TABLE}" l JOIN slots v ON l."activated_at" <= v."known" '
-        f'AND l."taken_at" < v."end" CROSS JOIN LATERAL (SELECT {_paid_by_slot("l", "v")} '
-        'AS "paid") p '
-        'WHERE l."customer_id" IN (SELECT "customer_id" FROM changed) OFFSET 0'
-    )
-    stages, stage_params = _stages(book, read_twice=True, computed=True)
+    stages, stage_params = _stages(_CHANGED_BOOK, read_twice=True, computed=True)
     sql, tally_params = _tally_sql(f"{changed}, {slots}, {stages}", count_customers=True)
     with reading(Loan).cursor() as cursor:
         tallies = _tallies(cursor, sql, {**params, **slot_params, **stage_params, **tally_params})
@@ -1019,18 +1055,69 @@ def filter_loans_by_dpd(
     known_at: datetime | None = None,
 ) -> QuerySet[Loan]:
     """The loans of ``queryset`` active as of ``as_of`` (as known at ``known_at``) with days
-    past due in ``dpd_min``..``dpd_max`` (either may be None: no bound). One subquery."""
-    state, params = active_state_sql([as_of], known_at)
+    past due in ``dpd_min``..``dpd_max`` (either may be None: no bound). One subquery.
+
+    Late loans only (``dpd_min`` ≥ 1) of a closed day come from its close (the ids
+    it keeps per day past due), corrected for the customers changed since; any
+    other question is computed from the ledger.
+    """
     conditions = ["TRUE"]
+    params: Params = {}
     if dpd_min is not None:
         conditions.append('s."dpd" >= %(dpd_min)s')
         params["dpd_min"] = dpd_min
     if dpd_max is not None:
         conditions.append('s."dpd" <= %(dpd_max)s')
         params["dpd_max"] = dpd_max
-    sql = f'WITH {state} SELECT s."id" FROM state s WHERE {" AND ".join(conditions)}'
+    in_range = " AND ".join(conditions)
+    close = None
+    if dpd_min is not None and dpd_min >= 1 and as_of < today():
+        close = _newest_close(as_of, known_at)
+    if close is None:
+        state, state_params = active_state_sql([as_of], known_at)
+        sql = f'WITH {state} SELECT s."id" FROM state s WHERE {in_range}'
+    else:
+        changed, state_params = _changed_sql([close], known_at)
+        slots, slot_params = _slots_sql([(0, close.day, _upto(known_at))])
+        stages, stage_params = _stages(_CHANGED_BOOK, read_twice=False, computed=True)
+        state_params.update({**slot_params, **stage_params, "close_id": close.id})
+        band_table = PortfolioCloseBand._meta.db_table
+        bands_in_range = in_range.replace('s."dpd"', 'b."days_past_due"')
+        sql = f"""WITH {changed}, {slots}, {stages}
+        SELECT x."id" FROM (
+            SELECT unnest(b."loan_ids") AS "id" FROM "{band_table}" b
+            WHERE b."close_id" = %(close_id)s AND {bands_in_range}
+        ) x
+        WHERE x."id" NOT IN (
+            SELECT l."id" FROM "{LOAN_TABLE}" l
+            WHERE l."customer_id" IN (SELECT "customer_id" FROM changed)
+        )
+        UNION ALL
+        SELECT s."id" FROM state s WHERE {in_range}"""
     # Identifiers come from the models; every value is a bound parameter.
-    return queryset.filter(id__in=RawSQL(*_positional(sql, params)))  # noqa: S611
+    return queryset.filter(
+        id__in=RawSQL(*_positional(sql, {**params, **state_params}))  # noqa: S611
+    )
+
+
+def _newest_close(day: date, known_at: datetime | None) -> Close | None:
+    """The newest close of ``day`` known by ``known_at`` (None: now), without its figures."""
+    row = (
+        PortfolioClose.objects.using(router.db_for_read(PortfolioClose))
+        .filter(
+            day=day,
+            time_zone=timezone.get_current_timezone_name(),
+            rules=CLOSE_RULES,
+            **({} if known_at is None else {"known_at__lte": known_at}),
+        )
+        .order_by("-known_at")
+        .values_list("id", "known_at")
+        .first()
+    )
+    if row is None:
+        return None
+    close_id, closed_known_at = row
+    return Close(day, closed_known_at, Tally(), DayCollection(), id=close_id)
 
 
 # --- one loan's arrears history -----------------------------------------------------

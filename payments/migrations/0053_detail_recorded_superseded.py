@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0055_portfolio_close'),
+        ('loans', '0054_loan_stored_state'),
         ('payments', '0052_violation_codes'),
     ]
 

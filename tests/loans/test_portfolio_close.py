@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections
+from django.db.models import F
 from django.utils import timezone
 
+from billing.buckets import bucket_for
 from loans import portfolio
 from loans.closing import days_to_close, portfolio_close
 from loans.models import Loan, PortfolioClose, PortfolioCloseBand
@@ -19,7 +21,9 @@ from payments.models import Payment
 from payments.services import payment_reverse
 from tests.factories import CustomerFactory, make_loan
 from tests.loans.test_portfolio_api import (
+    dpd_reference,
     expected_body,
+    listed,
     pay,
     random_portfolio,
     reference,
@@ -105,6 +109,39 @@ def test_closed_days_answer_as_the_ledger_does_after_later_changes(
     assert api_answers(client, today) == expected_answers(today)
 
 
+@pytest.mark.parametrize("seed", [29, 30])
+def test_the_bucket_filters_of_a_closed_day_select_the_reference_loans(client, monkeypatch, seed):
+    random_portfolio(monkeypatch, seed, back_dated=seed % 2 == 0)
+    today = timezone.localdate()
+    days = [today - timedelta(days=n) for n in (1, 20, 45, 90)]
+    portfolio_close(days=days, known_at=timezone.now())
+    later_changes(monkeypatch, seed)
+    for as_of in days:
+        dpd = dpd_reference(as_of)
+        for name in ("current", "1-7", "8-30", "31-60", "61-90", "91-"):
+            expected = {loan for loan, days in dpd.items() if bucket_for(days) == name}
+            assert listed(client, bucket=name, as_of=as_of.isoformat()) == expected, name
+        for low, high in ((1, None), (3, 40), (15, 15), (0, 10)):
+            params = {"as_of": as_of.isoformat(), "dpd_min": low}
+            params |= {"dpd_max": high} if high is not None else {}
+            expected = {
+                loan for loan, days in dpd.items() if days >= low and (high is None or days <= high)
+            }
+            assert listed(client, **params) == expected, (as_of, low, high)
+
+
+def test_a_closed_days_late_loans_are_what_the_filter_reads(client, monkeypatch):
+    random_portfolio(monkeypatch, 31)
+    day = timezone.localdate() - timedelta(days=15)
+    (close,) = portfolio_close(days=[day], known_at=timezone.now())
+    band = PortfolioCloseBand.objects.filter(close=close, days_past_due__gt=0).first()
+    on_time = Loan.objects.exclude(id__in=band.loan_ids).first()
+    PortfolioCloseBand.objects.filter(id=band.id).update(
+        loans=band.loans + 1, loan_ids=[*band.loan_ids, on_time.id]
+    )
+    assert on_time.external_id in listed(client, dpd_min=1, as_of=day.isoformat())
+
+
 def test_a_close_is_what_is_read(client, monkeypatch):
     """Change a stored close behind the service's back: the answer shows it, so a read of
     a closed day does come from its close."""
@@ -114,9 +151,10 @@ def test_a_close_is_what_is_read(client, monkeypatch):
     (close,) = portfolio_close(days=[day], known_at=timezone.now())
     assert client.get("/api/portfolio", {"as_of": day.isoformat()}).json() == before
     band = PortfolioCloseBand.objects.filter(close=close).order_by("id").first()
-    PortfolioCloseBand.objects.filter(id=band.id).update(loans=band.loans + 1000)
+    PortfolioCloseBand.objects.filter(id=band.id).update(outstanding=F("outstanding") + 1000)
     after = client.get("/api/portfolio", {"as_of": day.isoformat()}).json()
-    assert after["active_loans"] == before["active_loans"] + 1000
+    gross = Decimal(before["gross_outstanding"]) + 1000
+    assert Decimal(after["gross_outstanding"]) == gross
 
 
 def test_a_read_known_before_the_close_does_not_use_it(monkeypatch):
@@ -125,12 +163,12 @@ def test_a_read_known_before_the_close_does_not_use_it(monkeypatch):
     early = timezone.now()
     later_changes(monkeypatch, 24)
     (close,) = portfolio_close(days=[day], known_at=timezone.now())
-    PortfolioCloseBand.objects.filter(close=close).update(loans=999_999)
+    PortfolioClose.objects.filter(id=close.id).update(delinquent_customers=999_999)
     # Known at `early`, before the close: computed from the ledger as it stood then.
     (computed,) = portfolio.tallies_as_of([day], known_at=early)
     expected = portfolio._figures(day, portfolio.dpd_buckets(), computed)
     assert portfolio.portfolio_as_of(as_of=day, known_at=early) == expected
-    assert portfolio.portfolio_as_of(as_of=day).active_loans >= 999_999
+    assert portfolio.portfolio_as_of(as_of=day).delinquent_customers >= 999_999
 
 
 def test_a_read_known_after_the_close_is_corrected_to_that_instant(monkeypatch):
@@ -163,11 +201,11 @@ def test_closes_of_another_time_zone_are_not_read(monkeypatch, settings):
     random_portfolio(monkeypatch, 27, loans=15)
     day = timezone.localdate() - timedelta(days=10)
     (close,) = portfolio_close(days=[day], known_at=timezone.now())
-    PortfolioCloseBand.objects.filter(close=close).update(loans=999_999)
-    assert portfolio.portfolio_as_of(as_of=day).active_loans >= 999_999
+    PortfolioClose.objects.filter(id=close.id).update(delinquent_customers=999_999)
+    assert portfolio.portfolio_as_of(as_of=day).delinquent_customers >= 999_999
     settings.TIME_ZONE = "Pacific/Kiritimati"
     timezone.deactivate()
-    assert portfolio.portfolio_as_of(as_of=day).active_loans < 999_999
+    assert portfolio.portfolio_as_of(as_of=day).delinquent_customers < 999_999
 
 
 def test_a_day_not_yet_ended_cannot_be_closed():
