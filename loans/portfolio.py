@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections
 from django.db.models import BooleanField, Case, DateField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -1103,8 +1103,7 @@ def filter_loans_by_dpd(
 def _newest_close(day: date, known_at: datetime | None) -> Close | None:
     """The newest close of ``day`` known by ``known_at`` (None: now), without its figures."""
     row = (
-        PortfolioClose.objects.using(router.db_for_read(PortfolioClose))
-        .filter(
+        PortfolioClose.objects.filter(
             day=day,
             time_zone=timezone.get_current_timezone_name(),
             rules=CLOSE_RULES,
