@@ -1,4 +1,4 @@
-"""Portfolio risk reads, set-based: one SQL statement per question, whatever the book's size.
+"""Portfolio risk reads, set-based: a few SQL statements per question, whatever the book's size.
 
 ``GET /api/portfolio`` (:func:`portfolio_as_of`, :func:`portfolio_collection`),
 the ``bucket`` / ``dpd_min`` / ``dpd_max`` filters of the loan lists
@@ -18,7 +18,16 @@ or when a loan counts:
   the recent part of the ``payment_detail_paid_at`` index);
 * :func:`_activated` and :func:`_activated_by`: which loans had been activated
   by the end of a date; :data:`_START`: a loan's first day;
+* :func:`in_force_sql`: whether a detail row was in force at an instant;
+* :func:`_changed_sql`: the customers whose figures as of a closed day changed
+  since it was closed;
 * :func:`loan_value_payments`: one loan's payments, for its arrears history.
+
+A past day closed by ``loans/closing.py`` is read from its close
+(:func:`closes_of`), corrected for the changed customers (:func:`corrected`,
+:func:`corrected_collection`, and :func:`filter_loans_by_dpd`'s late loans);
+figures of disjoint sets of customers add up (:class:`Tally`), so a read gives
+the same answer with or without the close.
 
 SQL is written with named ``%(name)s`` parameters; :func:`_positional` turns a
 statement into Django's positional form where it is embedded in a queryset.
