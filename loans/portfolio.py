@@ -797,7 +797,8 @@ def portfolio_collection(
 
     Every figure is a sum over the period's days (:func:`collection_by_day`):
     a closed day's come from its close, corrected by what the ledger learned
-    since; the other days' are computed from the ledger in one statement.
+    since; the other days' are computed from the ledger in one statement, or,
+    from today on as known now, from the loans (:func:`collection_from_today`).
     """
     days = [period_from + timedelta(days=n) for n in range((period_to - period_from).days + 1)]
     closes = closes_of([day for day in days if day < today()], known_at=known_at, bands=False)
@@ -805,11 +806,17 @@ def portfolio_collection(
         zip(closes, corrected_collection(list(closes.values()), known_at=known_at), strict=True)
     )
     computed = [day for day in days if day not in by_day]
-    if computed:
+    # Known now, from today on, what a loan had been paid by a day's end is its paid_amount.
+    ahead = [day for day in computed if day >= today()] if known_at is None else []
+    past = computed[: len(computed) - len(ahead)]
+    if past:
         found = collection_by_day(
-            period_from=computed[0], period_to=computed[-1], as_of=as_of, known_at=known_at
+            period_from=past[0], period_to=past[-1], as_of=as_of, known_at=known_at
         )
-        by_day.update({day: found.get(day, DayCollection()) for day in computed})
+        by_day.update({day: found.get(day, DayCollection()) for day in past})
+    if ahead:
+        found = collection_from_today(period_from=ahead[0], period_to=ahead[-1])
+        by_day.update({day: found.get(day, DayCollection()) for day in ahead})
     total = DayCollection()
     for day in days:
         total.add(by_day[day])
@@ -926,6 +933,54 @@ def collection_by_day(
     return _day_collections(_cursor(using), sql, params)
 
 
+def collection_from_today(*, period_from: date, period_to: date) -> dict[date, DayCollection]:
+    """:func:`collection_by_day` for days from today on, as known now: what a loan had been
+    paid by the end of such a day is everything paid to it so far (``paid_amount``), so
+    the instalments due then need no payment read; one pass over the loans."""
+    book = expressions.columns("l")
+    number = expressions.Column("k", INTEGER)
+    params: Params = {}
+    due_day, due_amount, due_earlier, first_due, last_due = (
+        _compiled(expression, params)
+        for expression in (
+            expressions.due_date(book.start_date, number),
+            expressions.installment(book, number),
+            expressions.cumulative_due(book, number - 1),
+            expressions.due_before(book, period_from) + 1,
+            expressions.due_before(book, expressions.PlusDays(Value(period_to), Value(1))),
+        )
+    )
+    paid_to_it = _compiled(
+        expressions.paid_to_installment(
+            paid=expressions.Column('l."paid_amount"', MONEY),
+            earlier=expressions.Column(due_earlier, MONEY),
+            amount=expressions.Column(due_amount, MONEY),
+        ),
+        params,
+    )
+    rows, row_params = detail_rows_sql()
+    end = _end_of(period_to)
+    period_end = 'AND r."paid_at" < %(period_end)s' if end is not None else ""
+    sql = f"""
+    SELECT {due_day}, SUM({due_amount}), SUM({paid_to_it}), 0
+    FROM "{LOAN_TABLE}" l CROSS JOIN LATERAL generate_series({first_due}, {last_due}) AS k
+    WHERE l."activated_at" IS NOT NULL AND {first_due} <= {last_due}
+    GROUP BY 1
+    UNION ALL
+    SELECT (r."paid_at" AT TIME ZONE %(tz)s)::date, 0, 0, SUM(r."amount")
+    FROM ({rows}) r
+    WHERE r."paid_at" >= %(period_start)s {period_end}
+    GROUP BY 1
+    """
+    params.update(
+        row_params,
+        tz=timezone.get_current_timezone_name(),
+        period_start=day_start(period_from),
+        period_end=end,
+    )
+    return _day_collections(reading(Loan).cursor(), sql, params)
+
+
 def _on_time_share(paid_sql: str):
     """What ``paid_sql`` (paid by the end of the due date) leaves for instalment ``r``."""
     return expressions.paid_to_installment(
@@ -986,13 +1041,14 @@ def corrected_collection(
     )
     SELECT r."slot", SUM(r."amount"), SUM({paid_to_it}), 0 FROM due r GROUP BY 1
     UNION ALL
-    SELECT v."slot", 0, 0, SUM(p."amount")
-    FROM loans l CROSS JOIN slots v CROSS JOIN LATERAL (
-        SELECT SUM(d."amount") AS "amount" FROM "{DETAIL_TABLE}" d
-        WHERE d."loan_id" = l."id" AND d."paid_at" >= v."start" AND d."paid_at" < v."end"
-          AND {in_force_sql("d", 'v."known"')}) p
+    SELECT v."slot", 0, 0, SUM(d."amount")
+    FROM loans l CROSS JOIN LATERAL (
+        SELECT d.* FROM "{DETAIL_TABLE}" d WHERE d."loan_id" = l."id") d
+    JOIN slots v ON v."as_of" = (d."paid_at" AT TIME ZONE %(tz)s)::date
+    WHERE {in_force_sql("d", 'v."known"')}
     GROUP BY 1
     """
+    params["tz"] = timezone.get_current_timezone_name()
     found = _day_collections(reading(Loan).cursor(), sql, {**params, **slot_params})
     result = []
     for index, close in enumerate(closes):
