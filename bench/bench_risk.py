@@ -11,6 +11,8 @@ them) and times, in process (no HTTP), the median of ``BENCH_REPEAT`` calls:
 * ``portfolio_as_of`` as of today and 60 days ago;
 * ``portfolio_collection`` over the last 7 days, and the 7 days to 60 days ago;
 * the ``bucket=8-30`` loan filter (a count), today and 60 days ago;
+* ``portfolio_get`` (what ``GET /api/portfolio`` computes) with a 7-day period, as of
+  today and as of 60 days ago;
 * the admin page's 12-week trend.
 
 Past days are timed twice: closed (``loans.closing``: the days the cases read
@@ -221,6 +223,12 @@ def run_size(n_loans: int) -> tuple[dict, dict]:
             lambda: portfolio.filter_loans_by_dpd(
                 Loan.objects.all(), as_of=open_day, dpd_min=8, dpd_max=30
             ).count()
+        ),
+        "GET /api/portfolio's figures, as of today with the last 7 days": (
+            lambda: portfolio.portfolio_get(as_of=today, period_from=today - week, period_to=today)
+        ),
+        f"GET /api/portfolio's figures, as of {PAST} days ago with the 7 days to it": (
+            lambda: portfolio.portfolio_get(as_of=past, period_from=past - week, period_to=past)
         ),
         "admin 12-week trend": lambda: portfolio_trend(as_of=today),
     }
