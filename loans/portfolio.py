@@ -46,7 +46,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BooleanField, Case, DateField, F, Func, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateField,
+    Expression,
+    F,
+    Func,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -867,19 +877,9 @@ def collection_by_day(
     due_in_period = 'AND l."start_date" = ANY(%(starts)s::date[])' if starts is not None else ""
     # Instalment k of loan b, for k from the first due on or after period_from
     # to the last due on or before period_to.
-    book = expressions.columns("b", start="start")
-    number = expressions.Column("k", INTEGER)
     due_params: Params = {}
-    due_day, due_amount, due_earlier, first_due, last_due = (
-        _compiled(expression, due_params)
-        for expression in (
-            expressions.due_date(book.start_date, number),
-            expressions.installment(book, number),
-            expressions.cumulative_due(book, number - 1),
-            expressions.due_before(book, period_from) + 1,
-            # Due strictly before the day after (added in SQL: no Python date follows 9999-12-31).
-            expressions.due_before(book, expressions.PlusDays(Value(period_to), Value(1))),
-        )
+    due_day, due_amount, due_earlier, first_due, last_due = _instalments_due(
+        expressions.columns("b", start="start"), due_params, since=period_from, until=period_to
     )
     paid_to_it = _compiled(_on_time_share('r."base" + r."paid_so_far"'), due_params)
     end = _end_of(period_to)
@@ -937,26 +937,12 @@ def collection_from_today(*, period_from: date, period_to: date) -> dict[date, D
     """:func:`collection_by_day` for days from today on, as known now: what a loan had been
     paid by the end of such a day is everything paid to it so far (``paid_amount``), so
     the instalments due then need no payment read; one pass over the loans."""
-    book = expressions.columns("l")
-    number = expressions.Column("k", INTEGER)
     params: Params = {}
-    due_day, due_amount, due_earlier, first_due, last_due = (
-        _compiled(expression, params)
-        for expression in (
-            expressions.due_date(book.start_date, number),
-            expressions.installment(book, number),
-            expressions.cumulative_due(book, number - 1),
-            expressions.due_before(book, period_from) + 1,
-            expressions.due_before(book, expressions.PlusDays(Value(period_to), Value(1))),
-        )
+    due_day, due_amount, due_earlier, first_due, last_due = _instalments_due(
+        expressions.columns("l"), params, since=period_from, until=period_to
     )
     paid_to_it = _compiled(
-        expressions.paid_to_installment(
-            paid=expressions.Column('l."paid_amount"', MONEY),
-            earlier=expressions.Column(due_earlier, MONEY),
-            amount=expressions.Column(due_amount, MONEY),
-        ),
-        params,
+        _on_time_share('l."paid_amount"', earlier=due_earlier, amount=due_amount), params
     )
     rows, row_params = detail_rows_sql()
     end = _end_of(period_to)
@@ -981,12 +967,36 @@ def collection_from_today(*, period_from: date, period_to: date) -> dict[date, D
     return _day_collections(reading(Loan).cursor(), sql, params)
 
 
-def _on_time_share(paid_sql: str):
-    """What ``paid_sql`` (paid by the end of the due date) leaves for instalment ``r``."""
+def _on_time_share(paid_sql: str, *, earlier: str = 'r."before"', amount: str = 'r."amount"'):
+    """What ``paid_sql`` (paid by the end of the due date) leaves for the instalment of
+    ``amount`` after the ``earlier`` ones (SQL of the statement's own columns)."""
     return expressions.paid_to_installment(
         paid=expressions.Column(paid_sql, MONEY),
-        earlier=expressions.Column('r."before"', MONEY),
-        amount=expressions.Column('r."amount"', MONEY),
+        earlier=expressions.Column(earlier, MONEY),
+        amount=expressions.Column(amount, MONEY),
+    )
+
+
+def _instalments_due(
+    book: expressions.LoanTerms, params: Params, *, since, until
+) -> tuple[str, str, str, str, str]:
+    """SQL for instalment ``k`` (a column) of loan ``book``: its due date, its amount and
+    what the instalments before it add up to; and the first and the last ``k`` due
+    from day ``since`` to day ``until`` (dates, or date columns), for
+    ``generate_series``. Parameters are added to ``params``."""
+    number = expressions.Column("k", INTEGER)
+    if not isinstance(until, Expression):
+        until = Value(until)
+    return tuple(
+        _compiled(expression, params)
+        for expression in (
+            expressions.due_date(book.start_date, number),
+            expressions.installment(book, number),
+            expressions.cumulative_due(book, number - 1),
+            expressions.due_before(book, since) + 1,
+            # Due strictly before the day after (added in SQL: no Python date follows 9999-12-31).
+            expressions.due_before(book, expressions.PlusDays(until, Value(1))),
+        )
     )
 
 
@@ -1011,18 +1021,9 @@ def corrected_collection(
         return []
     changed, params = _changed_sql(closes, known_at)
     slots, slot_params = _slots(closes, known_at)
-    book = expressions.columns("b", start="start")
-    number = expressions.Column("k", INTEGER)
-    due_amount, due_earlier, first_due, last_due = (
-        _compiled(expression, params)
-        for expression in (
-            expressions.installment(book, number),
-            expressions.cumulative_due(book, number - 1),
-            expressions.due_before(book, expressions.Column('b."as_of"', DateField())) + 1,
-            expressions.due_before(
-                book, expressions.PlusDays(expressions.Column('b."as_of"', DateField()), Value(1))
-            ),
-        )
+    day = expressions.Column('b."as_of"', DateField())
+    _, due_amount, due_earlier, first_due, last_due = _instalments_due(
+        expressions.columns("b", start="start"), params, since=day, until=day
     )
     paid_to_it = _compiled(_on_time_share('r."paid"'), params)
     sql = f"""
