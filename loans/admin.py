@@ -22,7 +22,7 @@ from billing.schedule import due_date
 from billing.state import InstallmentState, installment_states
 from loans import selectors, services
 from loans.models import Installment, Loan, PortfolioClose, PortfolioCloseBand
-from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
+from mo_loans.admin import NoSaveButtons, ReadOnlyTabularInline, admin_link, money
 from mo_loans.core.exceptions import ApplicationError
 
 
@@ -42,24 +42,12 @@ def schedule_as_of_today(loan: Loan) -> dict[int, InstallmentState]:
     return {state.number: state for state in states}
 
 
-class InstallmentInline(admin.TabularInline):
+class InstallmentInline(ReadOnlyTabularInline):
     model = Installment
-    template = READONLY_TABULAR_TEMPLATE
     verbose_name_plural = "Schedule as of today"
     fields = ["number", "due", "amount_shown", "paid_shown", "status_shown"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["number"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see the loan sees its schedule.
@@ -294,26 +282,14 @@ class LoanAdmin(NoSaveButtons, admin.ModelAdmin):
         return self._lifecycle(request, object_id, act)
 
 
-class PortfolioCloseBandInline(admin.TabularInline):
+class PortfolioCloseBandInline(ReadOnlyTabularInline):
     model = PortfolioCloseBand
-    template = READONLY_TABULAR_TEMPLATE
     verbose_name_plural = "Active loans by days past due"
     fields = ["days_past_due", "delinquent", "loans", "outstanding_shown", "principal_shown"]
     readonly_fields = fields
     outstanding_shown = _money_display("outstanding", "Outstanding")
     principal_shown = _money_display("outstanding_principal", "Outstanding principal")
-    extra = 0
-    can_delete = False
     ordering = ["days_past_due", "delinquent"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PortfolioClose)

@@ -54,3 +54,20 @@ class NoSaveButtons:
             "show_delete": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    """An inline that only shows its rows: none added, changed or deleted, no captions."""
+
+    template = READONLY_TABULAR_TEMPLATE
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -9,36 +9,24 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from mo_loans.admin import READONLY_TABULAR_TEMPLATE, NoSaveButtons, admin_link, money
+from mo_loans.admin import NoSaveButtons, ReadOnlyTabularInline, admin_link, money
 from mo_loans.core.exceptions import ApplicationError
 from payments import services
 from payments.models import Payment, PaymentDetail
 
 
-class PaymentDetailInline(admin.TabularInline):
+class PaymentDetailInline(ReadOnlyTabularInline):
     """The allocation in force (rows a replay superseded are kept, but not shown here)."""
 
     model = PaymentDetail
-    template = READONLY_TABULAR_TEMPLATE
     verbose_name_plural = "Applied to"
     fields = ["loan_shown", "amount_shown", "recorded_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return (
             super().get_queryset(request).filter(superseded_at__isnull=True).select_related("loan")
         )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may see the payment sees where it went.
